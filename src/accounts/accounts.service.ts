@@ -1,0 +1,100 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BadRequestException, Inject, Injectable, PayloadTooLargeException, UnsupportedMediaTypeException } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
+import { PasswordHasherService } from '../passwords/password-hasher.service.js';
+import { PrismaService } from '../prisma/prisma.service.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { operatorActor, type AuthenticatedOperator } from '../operators/roles.decorator.js';
+import { AccountsImportService, type ImportSummary } from './accounts-import.service.js';
+import { type ImportFormat, ImportFileError } from './import/import-reader.js';
+
+const FORMATS: Record<string, ImportFormat> = {
+  'text/csv': 'csv',
+  'application/csv': 'csv',
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+  'application/jsonl': 'ndjson',
+};
+
+class UploadTooLarge extends Error {}
+
+@Injectable()
+export class AccountsService {
+  constructor(
+    private readonly importer: AccountsImportService,
+    private readonly audit: AuditService,
+    private readonly prisma: PrismaService,
+    private readonly hasher: PasswordHasherService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Creates demo accounts demo000001… with one known password, in one set-based statement.
+   * Every third account has no verified email, so the admin-assisted path has something to show.
+   */
+  async seedDemo(count: number, password: string, actor: string): Promise<{ created: number }> {
+    if (!Number.isInteger(count) || count < 1 || count > 5_000_000) throw new BadRequestException('count must be 1 to 5,000,000');
+    const passwordHash = await this.hasher.hash(password);
+    const created = await this.prisma.$executeRawUnsafe(
+      `INSERT INTO accounts (username, email, email_verified, display_name, org_unit, locale, password_hash, password_changed_at)
+       SELECT 'demo' || lpad(i::text, 6, '0'), 'demo' || lpad(i::text, 6, '0') || '@example.org', i % 3 <> 0,
+              'Demo User ' || i, (ARRAY['finance','engineering','sales','support','operations'])[1 + i % 5], 'en', $2, now()
+       FROM generate_series(1, $1::int) AS i
+       ON CONFLICT (username) DO NOTHING`,
+      count,
+      passwordHash,
+    );
+    await this.audit.recordNow({ actor, action: 'accounts.demo-seed', details: { requested: count, created } });
+    return { created };
+  }
+
+  /** Imports a file from disk (the CLI path) and records who did it. */
+  async importFile(filePath: string, format: ImportFormat, actor: string): Promise<ImportSummary> {
+    try {
+      const summary = await this.importer.importFile(filePath, format);
+      await this.audit.recordNow({
+        actor,
+        action: 'accounts.import',
+        details: { file: path.basename(filePath), created: summary.created, updated: summary.updated, rejected: summary.rejected },
+      });
+      return summary;
+    } catch (err) {
+      if (err instanceof ImportFileError) throw new BadRequestException(err.message);
+      throw err;
+    }
+  }
+
+  /** Spools an uploaded file to a private temp directory, because an import reads it twice. */
+  async importUpload(body: NodeJS.ReadableStream, contentType: string | undefined, operator: AuthenticatedOperator): Promise<ImportSummary> {
+    const format = FORMATS[(contentType ?? '').split(';')[0].trim().toLowerCase()];
+    if (!format) throw new UnsupportedMediaTypeException('send the file as text/csv or application/x-ndjson');
+    const dir = await mkdtemp(path.join(tmpdir(), 'reset-import-'));
+    const file = path.join(dir, `upload.${format}`);
+    const limit = this.config.imports.maxBytes;
+    let received = 0;
+    try {
+      await pipeline(
+        body,
+        new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            received += chunk.length;
+            done(received > limit ? new UploadTooLarge() : null, chunk);
+          },
+        }),
+        createWriteStream(file, { mode: 0o600 }),
+      );
+      return await this.importFile(file, format, operatorActor(operator));
+    } catch (err) {
+      if (err instanceof UploadTooLarge) throw new PayloadTooLargeException(`the file is larger than ${limit} bytes`);
+      throw err;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}

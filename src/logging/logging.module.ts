@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { redactUrl, REDACT_PATHS } from './redaction.js';
+
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({
+        pinoHttp: {
+          level: config.logLevel,
+          redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+          serializers: {
+            req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          },
+          customProps: () => ({}),
+          autoLogging: { ignore: (req: { url?: string }) => req.url === '/health' || req.url === '/metrics' },
+        },
+      }),
+    }),
+  ],
+})
+export class LoggingModule {}

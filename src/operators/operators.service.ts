@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
+import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
+import type { OperatorRole } from '../generated/prisma/enums.js';
+import { PasswordHasherService } from '../passwords/password-hasher.service.js';
+import { PrismaService } from '../prisma/prisma.service.js';
+import type { AuthenticatedOperator } from './roles.decorator.js';
+
+export const API_TOKEN_PREFIX = 'rot_';
+
+@Injectable()
+export class OperatorsService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly hasher: PasswordHasherService,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** Creates an operator with a generated password and a first API token; both are shown once. */
+  async create(username: string, role: OperatorRole, actor: string): Promise<{ id: number; password: string; token: string }> {
+    const name = username.trim().toLowerCase();
+    const password = randomBytes(18).toString('base64url');
+    const token = newOpaqueToken(API_TOKEN_PREFIX);
+    const passwordHash = await this.hasher.hash(password);
+    return this.prisma.$transaction(async (tx) => {
+      if (await tx.operator.findUnique({ where: { username: name } })) throw new ConflictException(`operator ${name} already exists`);
+      const operator = await tx.operator.create({ data: { username: name, role, passwordHash } });
+      await tx.apiToken.create({ data: { operatorId: operator.id, tokenHash: sha256Hex(token), name: 'initial' } });
+      await this.audit.record(tx, { actor, action: 'operator.create', details: { username: name, role } });
+      return { id: operator.id, password, token };
+    });
+  }
+
+  async createToken(username: string, name: string, actor: string): Promise<{ id: number; token: string }> {
+    const token = newOpaqueToken(API_TOKEN_PREFIX);
+    return this.prisma.$transaction(async (tx) => {
+      const operator = await tx.operator.findUnique({ where: { username: username.toLowerCase() } });
+      if (!operator || operator.disabledAt) throw new NotFoundException(`no active operator ${username}`);
+      const row = await tx.apiToken.create({ data: { operatorId: operator.id, tokenHash: sha256Hex(token), name } });
+      await this.audit.record(tx, { actor, action: 'operator.token.create', details: { username: operator.username, tokenId: row.id, name } });
+      return { id: row.id, token };
+    });
+  }
+
+  listTokens() {
+    return this.prisma.apiToken.findMany({
+      select: { id: true, name: true, createdAt: true, lastUsedAt: true, revokedAt: true, operator: { select: { username: true, role: true } } },
+      orderBy: { id: 'asc' },
+    });
+  }
+
+  async revokeToken(id: number, actor: string): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+      if (!count) throw new NotFoundException(`no active token ${id}`);
+      await this.audit.record(tx, { actor, action: 'operator.token.revoke', details: { tokenId: id } });
+    });
+  }
+
+  /** Resolves a bearer token to its operator, or null when it is unknown, revoked or disabled. */
+  async authenticateToken(token: string): Promise<AuthenticatedOperator | null> {
+    if (!token.startsWith(API_TOKEN_PREFIX) || token.length > 100) return null;
+    const row = await this.prisma.apiToken.findUnique({
+      where: { tokenHash: sha256Hex(token) },
+      include: { operator: true },
+    });
+    if (!row || row.revokedAt || row.operator.disabledAt) return null;
+    return { id: row.operator.id, username: row.operator.username, role: row.operator.role };
+  }
+}

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { Algorithm, hash, verify } from '@node-rs/argon2';
+import bcrypt from 'bcryptjs';
+
+/** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. Runs on libuv's pool, off the event loop. */
+export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+const IMPORTED_HASH = /^(\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+|\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53})$/;
+
+export function isSupportedHash(value: string): boolean {
+  return IMPORTED_HASH.test(value);
+}
+
+export function needsRehash(stored: string): boolean {
+  return !stored.startsWith(`$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`);
+}
+
+@Injectable()
+export class PasswordHasherService {
+  private dummyHash?: Promise<string>;
+
+  hash(password: string): Promise<string> {
+    return hash(password, ARGON2_OPTIONS);
+  }
+
+  /** Verifies argon2 (any variant) and imported bcrypt hashes. */
+  async verify(stored: string, password: string): Promise<boolean> {
+    if (stored.startsWith('$2')) return bcrypt.compare(password, stored);
+    if (stored.startsWith('$argon2')) return verify(stored, password).catch(() => false);
+    return false;
+  }
+
+  /**
+   * Spends the same time as a real verification for unknown usernames, so the answer time does not
+   * tell an attacker whether an account exists.
+   */
+  async verifyAgainstDummy(password: string): Promise<false> {
+    this.dummyHash ??= this.hash('dummy password that matches nothing');
+    await verify(await this.dummyHash, password).catch(() => false);
+    return false;
+  }
+}

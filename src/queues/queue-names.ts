@@ -1,0 +1,36 @@
+/** Queue names and the payload each job carries. Job ids never contain ':' (BullMQ 6 rejects it). */
+export const QUEUES = {
+  /** Campaign courtesy notices, throttled per campaign. */
+  notices: 'notices',
+  /** Mail a user asked for (reset links, confirmations): never waits behind a campaign backlog. */
+  userMail: 'user-mail',
+  /** Campaign housekeeping: flagging in batches and feeding the notice queue in windows. */
+  campaigns: 'campaigns',
+} as const;
+
+export const JOBS = {
+  sendNotice: 'send-notice',
+  sendUserMail: 'send-user-mail',
+  launchCampaign: 'launch-campaign',
+  feedNotices: 'feed-notices',
+} as const;
+
+export interface SendNoticeJob {
+  campaignId: number;
+  accountId: number;
+}
+
+export interface SendUserMailJob {
+  kind: 'reset-link' | 'password-changed' | 'secret-link';
+  accountId: number;
+  /** The token row a link mail belongs to. */
+  refId?: number;
+}
+
+export interface CampaignJob {
+  campaignId: number;
+}
+
+export function noticeJobId(campaignId: number, accountId: number): string {
+  return `notice-${campaignId}-${accountId}`;
+}

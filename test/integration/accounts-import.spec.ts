@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountsService } from '../../src/accounts/accounts.service.js';
+import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
+import { CSV_HEADER, KNOWN_PASSWORD, accountRow, accountsCsv, csvLine, tempFile } from '../support/factories.js';
+import { createTestApp, type TestApp } from '../support/test-app.js';
+
+describe('account import', () => {
+  let t: TestApp;
+  let accounts: AccountsService;
+  let hash: string;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    accounts = t.get(AccountsService);
+    hash = await t.get(PasswordHasherService).hash(KNOWN_PASSWORD);
+  });
+  afterAll(() => t.close());
+
+  it('imports 100,000 rows with the right counts, then updates idempotently', async () => {
+    const file = await accountsCsv(100_000, hash);
+    const first = await accounts.importFile(file, 'csv', 'test');
+    expect(first).toMatchObject({ rows: 100_000, created: 100_000, updated: 0, rejected: 0 });
+    expect(await t.prisma.account.count()).toBe(100_000);
+
+    const again = await accounts.importFile(file, 'csv', 'test');
+    expect(again).toMatchObject({ created: 0, updated: 0, unchanged: 100_000 });
+
+    const changed = await tempFile(`${CSV_HEADER}\n${csvLine(accountRow(5, { passwordHash: hash, orgUnit: 'legal' }))}\n`);
+    expect(await accounts.importFile(changed, 'csv', 'test')).toMatchObject({ updated: 1, created: 0 });
+    expect((await t.prisma.account.findUnique({ where: { username: 'user0000005' } }))?.orgUnit).toBe('legal');
+  });
+
+  it('verifies imported bcrypt and argon2 hashes and hashes demo passwords on the way in', async () => {
+    const file = await tempFile(
+      'username,email,displayName,orgUnit,locale,emailVerified,password\nPlain.User,plain@example.org,Plain,ops,en,yes,demo password one\n',
+    );
+    expect(await accounts.importFile(file, 'csv', 'test')).toMatchObject({ created: 1 });
+    const row = await t.prisma.account.findUniqueOrThrow({ where: { username: 'plain.user' } });
+    expect(row.passwordHash).toMatch(/^\$argon2id\$/);
+    expect(row.passwordHash).not.toContain('demo password one');
+    expect(await t.get(PasswordHasherService).verify(row.passwordHash!, 'demo password one')).toBe(true);
+    // bcryptjs "$2b$04$" hash of "legacy secret"
+    const bcrypt = (await import('bcryptjs')).default.hashSync('legacy secret', 4);
+    expect(await t.get(PasswordHasherService).verify(bcrypt, 'legacy secret')).toBe(true);
+    expect(await t.get(PasswordHasherService).verify(bcrypt, 'wrong')).toBe(false);
+  });
+
+  it('gives per-line errors for bad rows and writes only the good ones', async () => {
+    const lines = [
+      CSV_HEADER,
+      csvLine(accountRow(900001, { passwordHash: hash })),
+      csvLine(accountRow(900002, { email: '"Boss" <boss@evil.example>' })),
+      'short,row',
+      csvLine(accountRow(900001, { passwordHash: hash })),
+      csvLine(accountRow(900003, { passwordHash: 'md5:abc' })),
+    ];
+    const summary = await accounts.importFile(await tempFile(lines.join('\n')), 'csv', 'test');
+    expect(summary).toMatchObject({ rows: 5, created: 1, rejected: 4 });
+    expect(summary.rejections.map((r) => r.line)).toEqual([3, 4, 5, 6]);
+    expect(summary.rejections[0].reason).toMatch(/plain address/);
+    expect(summary.rejections[1].reason).toMatch(/expected 7 columns, found 2/);
+    expect(summary.rejections[2].reason).toMatch(/already appears on line 2/);
+    expect(await t.prisma.account.count({ where: { username: { in: ['user0900002', 'user0900003'] } } })).toBe(0);
+  });
+
+  it.each([
+    ['a wrong header', 'user,mail\nalice,alice@example.org\n', /wrong header/],
+    ['an empty file', '', /empty/],
+    ['invalid UTF-8', Buffer.concat([Buffer.from(`${CSV_HEADER}\nzz,`), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from(',x,fin,en,true,\n')]), /not valid UTF-8/],
+    ['an unclosed quote', `${CSV_HEADER}\n"zz,zz@example.org,x,fin,en,true,\n`, /unreadable CSV|quote/i],
+    ['a header only', `${CSV_HEADER}\n`, /no account rows/],
+  ])('refuses %s before writing anything', async (_name, content, message) => {
+    const before = await t.prisma.account.count();
+    await expect(accounts.importFile(await tempFile(content), 'csv', 'test')).rejects.toThrow(message);
+    expect(await t.prisma.account.count()).toBe(before);
+  });
+
+  it('accepts a byte-order mark and NDJSON', async () => {
+    const bom = await tempFile(`\uFEFF${CSV_HEADER}\n${csvLine(accountRow(910001, { passwordHash: hash }))}\n`);
+    expect(await accounts.importFile(bom, 'csv', 'test')).toMatchObject({ created: 1, rejected: 0 });
+    const ndjson = await tempFile(
+      [
+        JSON.stringify({ ...accountRow(910002), emailVerified: true, passwordHash: hash }),
+        '{not json',
+        JSON.stringify({ ...accountRow(910003), extra: 1 }),
+      ].join('\n'),
+      'ndjson',
+    );
+    const summary = await accounts.importFile(ndjson, 'ndjson', 'test');
+    expect(summary).toMatchObject({ created: 1, rejected: 2 });
+    expect(summary.rejections.map((r) => r.reason)).toEqual(['not valid JSON', 'unknown field "extra"']);
+  });
+
+  it('imports over HTTP for responders only', async () => {
+    const body = `${CSV_HEADER}\n${csvLine(accountRow(920001, { passwordHash: hash }))}\n`;
+    const post = (token?: string, type = 'text/csv') =>
+      fetch(`${t.baseUrl}/api/accounts/import`, {
+        method: 'POST',
+        headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body,
+      });
+    expect((await post()).status).toBe(401);
+    expect((await post(await t.operatorToken('manager'))).status).toBe(403);
+    const responder = await t.operatorToken('responder');
+    expect((await post(responder, 'application/pdf')).status).toBe(415);
+    const ok = await post(responder);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ created: 1 });
+    const audit = await t.prisma.auditEntry.findFirst({ where: { action: 'accounts.import' }, orderBy: { id: 'desc' } });
+    expect(audit?.actor).toBe('operator:responder2');
+  });
+});

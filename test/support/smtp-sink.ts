@@ -1,0 +1,73 @@
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+
+export interface ReceivedMail {
+  to: string;
+  raw: string;
+  parsed: ParsedMail;
+}
+
+/** Decides the reply for one recipient: undefined accepts, otherwise an SMTP error to answer with. */
+export type SmtpBehaviour = (recipient: string) => { code: number; message: string } | undefined;
+
+/** A real SMTP server inside the test, so the real nodemailer path runs. */
+export class SmtpSink {
+  readonly messages: ReceivedMail[] = [];
+  behaviour: SmtpBehaviour = () => undefined;
+  private server!: SMTPServer;
+  private waiters: Array<() => void> = [];
+  port = 0;
+
+  async start(): Promise<this> {
+    this.server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      logger: false,
+      size: 1024 * 1024,
+      onRcptTo: (address, _session, callback) => {
+        const refusal = this.behaviour(address.address);
+        if (!refusal) return callback();
+        const err = Object.assign(new Error(refusal.message), { responseCode: refusal.code });
+        callback(err);
+      },
+      onData: (stream, session: SMTPServerSession, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', async () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          const to = session.envelope.rcptTo.map((r) => r.address).join(',');
+          this.messages.push({ to, raw, parsed: await simpleParser(raw) });
+          this.waiters.splice(0).forEach((w) => w());
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `smtp://127.0.0.1:${this.port}?tls=off`;
+  }
+
+  to(address: string): ReceivedMail[] {
+    return this.messages.filter((m) => m.to === address);
+  }
+
+  async waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for mail (have ${this.messages.length})`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 200);
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,11 @@
+import { describe, expect, it } from 'vitest';
+import { redactUrl } from '../../src/logging/redaction.js';
+
+describe('redactUrl', () => {
+  it('removes reset and secret tokens from paths and queries', () => {
+    expect(redactUrl('/reset/abcDEF123_-x?next=1')).toBe('/reset/[redacted]?next=1');
+    expect(redactUrl('/secret/abc/reveal')).toBe('/secret/[redacted]/reveal');
+    expect(redactUrl('/login?token=abc&x=1')).toBe('/login?token=[redacted]&x=1');
+    expect(redactUrl('/health')).toBe('/health');
+  });
+});
