@@ -6,6 +6,8 @@ import express from 'express';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { TEMPLATES_DIR } from './templates/templates.service.js';
+import path from 'node:path';
 import type { AppConfig } from './config/app-config.js';
 
 export const JSON_BODY_LIMIT = '64kb';
@@ -21,6 +23,7 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
   app.use(helmet({ contentSecurityPolicy: { directives: { 'form-action': ["'self'"] } } }));
+  app.useStaticAssets(path.join(TEMPLATES_DIR, 'assets'), { prefix: '/assets/', index: false });
   app.use(cookieParser());
   app.use(express.json({ limit: JSON_BODY_LIMIT }));
   app.use(express.urlencoded({ extended: false, limit: JSON_BODY_LIMIT }));

@@ -7,6 +7,8 @@ import { MailModule } from './mail/mail.module.js';
 import { OperatorsModule } from './operators/operators.module.js';
 import { PasswordsModule } from './passwords/passwords.module.js';
 import { PrismaModule } from './prisma/prisma.module.js';
+import { ProgressModule } from './progress/progress.module.js';
+import { TemplatesModule } from './templates/templates.module.js';
 import { QueuesModule } from './queues/queues.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
@@ -25,6 +27,8 @@ export class InfrastructureModule {
         MailModule,
         PasswordsModule,
         AuditModule,
+        ProgressModule,
+        TemplatesModule,
         OperatorsModule,
       ],
     };

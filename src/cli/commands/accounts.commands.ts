@@ -1,0 +1,29 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { AccountsService } from '../../accounts/accounts.service.js';
+import { formatFromName, type ImportFormat } from '../../accounts/import/import-reader.js';
+import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
+
+export function registerAccountsCommands(program: Command): void {
+  const accounts = program.command('accounts').description('end-user accounts');
+  accounts
+    .command('import <file>')
+    .description('import or update accounts from CSV or NDJSON (username,email,displayName,orgUnit,locale,emailVerified,password|passwordHash)')
+    .option('--format <format>', 'csv or ndjson (default: from the file name)')
+    .action(async (file: string, opts: { format?: ImportFormat }) => {
+      const format = opts.format ?? formatFromName(file);
+      if (format !== 'csv' && format !== 'ndjson') throw new InvalidArgumentError('--format must be csv or ndjson');
+      const summary = await withApp((get) => get(AccountsService).importFile(file, format, CLI_ACTOR));
+      print(summary);
+      if (summary.rejected) process.exitCode = 3;
+    });
+
+  const demo = program.command('demo').description('demo data');
+  demo
+    .command('seed')
+    .description('create demo accounts demo000001… with a known password')
+    .option('--accounts <n>', 'how many', positiveInt, 1000)
+    .option('--password <password>', 'their password', 'demo password 2024!')
+    .action(async (opts: { accounts: number; password: string }) => {
+      print(await withApp((get) => get(AccountsService).seedDemo(opts.accounts, opts.password, CLI_ACTOR)));
+    });
+}

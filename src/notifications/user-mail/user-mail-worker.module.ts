@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+
+/** The user-mail sender (BullMQ processor). */
+@Module({})
+export class UserMailWorkerModule {}
