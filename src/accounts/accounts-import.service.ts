@@ -128,8 +128,7 @@ export class AccountsImportService {
     const hashes = await Promise.all(
       batch.map((r) => (r.password ? this.hasher.hash(r.password) : Promise.resolve(r.passwordHash))),
     );
-    const rows = await this.prisma.$queryRawUnsafe<{ inserted: boolean }[]>(
-      UPSERT_SQL,
+    const { rows } = await this.prisma.pool.query<{ inserted: boolean }>(UPSERT_SQL, [
       batch.map((r) => r.username),
       batch.map((r) => r.email),
       batch.map((r) => r.emailVerified),
@@ -139,7 +138,7 @@ export class AccountsImportService {
       batch.map((r) => r.policyPreset),
       hashes,
       hasPresetColumn,
-    );
+    ]);
     for (const row of rows) {
       if (row.inserted) summary.created += 1;
       else summary.updated += 1;

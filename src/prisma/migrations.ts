@@ -43,9 +43,30 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   );
 }
 
+/** Migration directories the database has not recorded as applied (all of them when it has no history table). */
+async function pendingMigrations(databaseUrl: string, names: string[]): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT migration_name AS name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
+    const applied = new Set(rows.map((r) => r.name));
+    return names.filter((n) => !applied.has(n));
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return names;
+    throw err;
+  } finally {
+    await client.end();
+  }
+}
+
 /** Applies every migration under prisma/migrations that the database has not seen yet. */
 export async function applyMigrations(databaseUrl: string): Promise<string[]> {
   const migrationsList = await loadMigrationList();
+  // Starting the schema engine costs time and memory; a current database does not need it.
+  const names = migrationsList.migrationDirectories.map((d) => d.path);
+  if (!(await pendingMigrations(databaseUrl, names)).length) return [];
   return withSchemaEngine(databaseUrl, async (engine) => {
     const result = await engine.applyMigrations({ migrationsList, filters: NO_FILTER });
     return result.appliedMigrationNames;
