@@ -1,10 +1,16 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { type AccountRecord, OPTIONAL_COLUMNS, PASSWORD_COLUMNS, REQUIRED_COLUMNS, parseAccountRecord } from './import/account-record.js';
-import { type ImportFormat, ImportFileError, readImportFile } from './import/import-reader.js';
-import { PasswordHasherService } from '../passwords/password-hasher.service.js';
+import { ImportFileError } from './import/import-file-error.js';
+import { type ImportFormat, type RawRow, readImportFile } from './import/import-reader.js';
+import { SeenFilter } from './import/seen-filter.js';
 
 export interface ImportRejection {
   line: number;
@@ -21,40 +27,87 @@ export interface ImportSummary {
   rejections: ImportRejection[];
 }
 
-const BATCH_SIZE = 5000;
+const BATCH_ROWS = 50_000;
 const MAX_LISTED_REJECTIONS = 1000;
 const KNOWN_KEYS = new Set<string>([...REQUIRED_COLUMNS, ...PASSWORD_COLUMNS, ...OPTIONAL_COLUMNS]);
 
-// One statement per batch: every column travels as one array parameter, so the batch size is not
-// bound by Postgres' 32,767 bind-parameter limit. Unchanged rows are not rewritten.
+// Session-local: the staging rows live only as long as this import's connection, and hold no plaintext
+// password (those are hashed before they are staged).
+const CREATE_STAGING = `
+DROP TABLE IF EXISTS import_staging, import_duplicates;
+CREATE TEMP TABLE import_staging (
+  line int NOT NULL, username text NOT NULL, email text, email_verified boolean NOT NULL, display_name text,
+  org_unit text, locale text NOT NULL, policy_preset "PolicyPreset", password_hash text, maybe_duplicate boolean NOT NULL);
+CREATE TEMP TABLE import_duplicates (line int NOT NULL, username text NOT NULL, first_line int NOT NULL)`;
+const COPY_STAGING = `COPY import_staging (line, username, email, email_verified, display_name, org_unit, locale, policy_preset,
+  password_hash, maybe_duplicate) FROM STDIN`;
+
+// Only usernames the filter flagged can be duplicates; the first line of each stays, every later one is rejected.
+const FIND_DUPLICATES = `
+INSERT INTO import_duplicates (line, username, first_line)
+SELECT line, username, first_line
+FROM (SELECT s.line, s.username, min(s.line) OVER (PARTITION BY s.username) AS first_line
+      FROM import_staging s
+      WHERE s.username IN (SELECT username FROM import_staging WHERE maybe_duplicate)) d
+WHERE line <> first_line`;
+
+// One statement per batch of staging pages (a TID range scan needs no index on the staging table),
+// each its own transaction. Unchanged rows are not rewritten.
 const UPSERT_SQL = `
-INSERT INTO accounts AS a (username, email, email_verified, display_name, org_unit, locale, policy_preset,
-                           password_hash, password_changed_at, updated_at)
-SELECT u, e, ev, dn, ou, lc, COALESCE(pp, 'nist')::"PolicyPreset", ph, CASE WHEN ph IS NULL THEN NULL ELSE now() END, now()
-FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-     AS t(u, e, ev, dn, ou, lc, pp, ph)
-ON CONFLICT (username) DO UPDATE SET
-  email = EXCLUDED.email,
-  email_verified = EXCLUDED.email_verified,
-  display_name = EXCLUDED.display_name,
-  org_unit = EXCLUDED.org_unit,
-  locale = EXCLUDED.locale,
-  policy_preset = CASE WHEN $9::boolean THEN EXCLUDED.policy_preset ELSE a.policy_preset END,
-  password_hash = COALESCE(EXCLUDED.password_hash, a.password_hash),
-  password_changed_at = CASE WHEN EXCLUDED.password_hash IS DISTINCT FROM a.password_hash AND EXCLUDED.password_hash IS NOT NULL
-                             THEN now() ELSE a.password_changed_at END,
-  updated_at = now()
-WHERE (a.email, a.email_verified, a.display_name, a.org_unit, a.locale, a.policy_preset, a.password_hash)
-  IS DISTINCT FROM
-      (EXCLUDED.email, EXCLUDED.email_verified, EXCLUDED.display_name, EXCLUDED.org_unit, EXCLUDED.locale,
-       CASE WHEN $9::boolean THEN EXCLUDED.policy_preset ELSE a.policy_preset END,
-       COALESCE(EXCLUDED.password_hash, a.password_hash))
-RETURNING (xmax = 0) AS inserted`;
+WITH written AS (
+  INSERT INTO accounts AS a (username, email, email_verified, display_name, org_unit, locale, policy_preset,
+                             password_hash, password_changed_at, updated_at)
+  SELECT s.username, s.email, s.email_verified, s.display_name, s.org_unit, s.locale, COALESCE(s.policy_preset, 'nist'),
+         s.password_hash, CASE WHEN s.password_hash IS NULL THEN NULL ELSE now() END, now()
+  FROM import_staging s
+  WHERE s.ctid >= $1::tid AND s.ctid < $2::tid
+    AND NOT EXISTS (SELECT 1 FROM import_duplicates d WHERE d.line = s.line)
+  ON CONFLICT (username) DO UPDATE SET
+    email = EXCLUDED.email,
+    email_verified = EXCLUDED.email_verified,
+    display_name = EXCLUDED.display_name,
+    org_unit = EXCLUDED.org_unit,
+    locale = EXCLUDED.locale,
+    policy_preset = CASE WHEN $3::boolean THEN EXCLUDED.policy_preset ELSE a.policy_preset END,
+    password_hash = COALESCE(EXCLUDED.password_hash, a.password_hash),
+    password_changed_at = CASE WHEN EXCLUDED.password_hash IS DISTINCT FROM a.password_hash AND EXCLUDED.password_hash IS NOT NULL
+                               THEN now() ELSE a.password_changed_at END,
+    updated_at = now()
+  WHERE (a.email, a.email_verified, a.display_name, a.org_unit, a.locale, a.policy_preset, a.password_hash)
+    IS DISTINCT FROM
+        (EXCLUDED.email, EXCLUDED.email_verified, EXCLUDED.display_name, EXCLUDED.org_unit, EXCLUDED.locale,
+         CASE WHEN $3::boolean THEN EXCLUDED.policy_preset ELSE a.policy_preset END,
+         COALESCE(EXCLUDED.password_hash, a.password_hash))
+  RETURNING (xmax = 0) AS inserted)
+SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM written`;
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** A free-text cell in COPY's text format. */
+function copyText(value: string | null): string {
+  if (value === null) return '\\N';
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]) : value;
+}
+
+/** A cell whose validation already rules out backslashes and line breaks (username, email, locale, preset, hash). */
+function copyPlain(value: string | null): string {
+  return value ?? '\\N';
+}
+
+interface StagingPass {
+  staged: number;
+  hasPresetColumn: boolean;
+  maybeDuplicates: number;
+}
 
 /**
- * Imports accounts from CSV or NDJSON in two streaming passes: the first validates every line and
- * refuses a broken file before anything is written; the second upserts the valid rows in batches,
- * each batch one statement in its own transaction.
+ * Imports accounts from CSV or NDJSON in one streaming pass and a few set-based statements.
+ * The file is read and validated in Node (see parseAccountRecord, the one rule set) while PostgreSQL
+ * takes the valid rows into a session-local staging table through COPY; duplicate usernames are then
+ * confirmed in SQL, and only when the whole file has been read and accepted are the rows upserted,
+ * in batches of about 50,000, each batch its own transaction. A broken file is refused before any
+ * account row is written.
  */
 @Injectable()
 export class AccountsImportService {
@@ -67,52 +120,105 @@ export class AccountsImportService {
   ) {}
 
   async importFile(filePath: string, format: ImportFormat): Promise<ImportSummary> {
-    const limits = this.config.imports;
-    const rejectedLines = new Set<number>();
     const summary: ImportSummary = { rows: 0, created: 0, updated: 0, unchanged: 0, rejected: 0, rejections: [] };
-    const reject = (line: number, reason: string) => {
-      rejectedLines.add(line);
-      summary.rejected += 1;
-      if (summary.rejections.length < MAX_LISTED_REJECTIONS) summary.rejections.push({ line, reason });
-    };
-
-    // Pass 1: validate everything; duplicates are rejected on every line after the first.
-    const firstLineOf = new Map<string, number>();
-    let hasPresetColumn = false;
-    for await (const row of readImportFile(filePath, format, limits)) {
-      summary.rows += 1;
-      const result = this.toRecord(row.cells);
-      if (!result.ok) {
-        reject(row.line, result.reason);
-        continue;
-      }
-      if ('policyPreset' in row.cells) hasPresetColumn = true;
-      const first = firstLineOf.get(result.record.username);
-      if (first !== undefined) reject(row.line, `username "${result.record.username}" already appears on line ${first}`);
-      else firstLineOf.set(result.record.username, row.line);
+    const client = await this.prisma.pool.connect();
+    let reusable = false;
+    try {
+      await client.query(CREATE_STAGING);
+      const pass = await this.stage(client, filePath, format, summary);
+      if (summary.rows === 0) throw new ImportFileError('the file has no account rows');
+      if (pass.maybeDuplicates) await this.rejectDuplicates(client, summary);
+      await this.upsert(client, pass, summary);
+      summary.unchanged = summary.rows - summary.rejected - summary.created - summary.updated;
+      await client.query('DROP TABLE import_staging, import_duplicates');
+      reusable = true;
+    } finally {
+      // A connection left mid-COPY or holding staging rows is closed rather than handed back to the pool.
+      client.release(!reusable);
     }
-    firstLineOf.clear();
-    if (summary.rows === 0) throw new ImportFileError('the file has no account rows');
-
-    // Pass 2: write the valid rows.
-    let batch: AccountRecord[] = [];
-    for await (const row of readImportFile(filePath, format, limits)) {
-      if (rejectedLines.has(row.line)) continue;
-      const result = this.toRecord(row.cells);
-      if (!result.ok) continue;
-      batch.push(result.record);
-      if (batch.length >= BATCH_SIZE) {
-        await this.writeBatch(batch, hasPresetColumn, summary);
-        batch = [];
-      }
-    }
-    if (batch.length) await this.writeBatch(batch, hasPresetColumn, summary);
-    summary.unchanged = summary.rows - summary.rejected - summary.created - summary.updated;
     this.logger.log({ msg: 'accounts imported', ...summary, rejections: undefined });
     return summary;
   }
 
-  private toRecord(cells: Record<string, unknown> | { error: string }) {
+  /** Reads and validates the whole file, streaming the valid rows into the staging table. */
+  private async stage(client: pg.PoolClient, filePath: string, format: ImportFormat, summary: ImportSummary): Promise<StagingPass> {
+    const pass: StagingPass = { staged: 0, hasPresetColumn: false, maybeDuplicates: 0 };
+    const seen = new SeenFilter();
+    const reject = (line: number, reason: string) => {
+      summary.rejected += 1;
+      if (summary.rejections.length < MAX_LISTED_REJECTIONS) summary.rejections.push({ line, reason });
+    };
+    const self = this;
+    async function* copyLines(): AsyncGenerator<string> {
+      for await (const rows of readImportFile(filePath, format, self.config.imports)) {
+        summary.rows += rows.length;
+        const valid: { line: number; record: AccountRecord }[] = [];
+        for (const row of rows) {
+          const result = self.toRecord(row.cells);
+          if (!result.ok) {
+            reject(row.line, result.reason);
+            continue;
+          }
+          if ('policyPreset' in row.cells) pass.hasPresetColumn = true;
+          valid.push({ line: row.line, record: result.record });
+        }
+        if (!valid.length) continue;
+        const hashes = await self.hashPasswords(valid.map((v) => v.record));
+        let text = '';
+        for (let i = 0; i < valid.length; i++) {
+          const { line, record: r } = valid[i];
+          const maybeDuplicate = seen.add(r.username);
+          if (maybeDuplicate) pass.maybeDuplicates += 1;
+          text +=
+            `${line}\t${r.username}\t${copyPlain(r.email)}\t${r.emailVerified ? 't' : 'f'}\t${copyText(r.displayName)}\t` +
+            `${copyText(r.orgUnit)}\t${r.locale}\t${copyPlain(r.policyPreset)}\t${copyPlain(hashes[i])}\t${maybeDuplicate ? 't' : 'f'}\n`;
+        }
+        pass.staged += valid.length;
+        yield text;
+      }
+    }
+    await pipeline(Readable.from(copyLines()), client.query(copyFrom(COPY_STAGING)));
+    return pass;
+  }
+
+  /** Plain `password` cells (demo files) become argon2id hashes before anything reaches the database. */
+  private async hashPasswords(records: AccountRecord[]): Promise<(string | null)[]> {
+    if (!records.some((r) => r.password)) return records.map((r) => r.passwordHash);
+    return Promise.all(records.map((r) => (r.password ? this.hasher.hash(r.password) : Promise.resolve(r.passwordHash))));
+  }
+
+  private async rejectDuplicates(client: pg.PoolClient, summary: ImportSummary): Promise<void> {
+    await client.query(FIND_DUPLICATES);
+    const { rows } = await client.query<ImportRejection & { total: number }>(
+      `SELECT line, format('username "%s" already appears on line %s', username, first_line) AS reason, count(*) OVER ()::int AS total
+       FROM import_duplicates ORDER BY line LIMIT ${MAX_LISTED_REJECTIONS}`,
+    );
+    if (!rows.length) return;
+    summary.rejected += rows[0].total;
+    summary.rejections = [...summary.rejections, ...rows.map(({ line, reason }) => ({ line, reason }))]
+      .sort((a, b) => a.line - b.line)
+      .slice(0, MAX_LISTED_REJECTIONS);
+  }
+
+  private async upsert(client: pg.PoolClient, pass: StagingPass, summary: ImportSummary): Promise<void> {
+    if (!pass.staged) return;
+    const { rows } = await client.query<{ pages: number }>(
+      `SELECT (pg_relation_size('import_staging') / current_setting('block_size')::int)::int AS pages`,
+    );
+    const pages = rows[0].pages;
+    const pagesPerBatch = Math.max(1, Math.floor((BATCH_ROWS * pages) / pass.staged));
+    for (let first = 0; first < pages; first += pagesPerBatch) {
+      const result = await client.query<{ created: number; updated: number }>(UPSERT_SQL, [
+        `(${first},0)`,
+        `(${first + pagesPerBatch},0)`,
+        pass.hasPresetColumn,
+      ]);
+      summary.created += result.rows[0].created;
+      summary.updated += result.rows[0].updated;
+    }
+  }
+
+  private toRecord(cells: RawRow['cells']) {
     if ('error' in cells && typeof cells.error === 'string' && Object.keys(cells).length === 1) {
       return { ok: false as const, reason: cells.error };
     }
@@ -122,26 +228,5 @@ export class AccountsImportService {
       return { ok: false as const, reason: 'give either password or passwordHash, not both' };
     }
     return parseAccountRecord(cells);
-  }
-
-  private async writeBatch(batch: AccountRecord[], hasPresetColumn: boolean, summary: ImportSummary): Promise<void> {
-    const hashes = await Promise.all(
-      batch.map((r) => (r.password ? this.hasher.hash(r.password) : Promise.resolve(r.passwordHash))),
-    );
-    const { rows } = await this.prisma.pool.query<{ inserted: boolean }>(UPSERT_SQL, [
-      batch.map((r) => r.username),
-      batch.map((r) => r.email),
-      batch.map((r) => r.emailVerified),
-      batch.map((r) => r.displayName),
-      batch.map((r) => r.orgUnit),
-      batch.map((r) => r.locale),
-      batch.map((r) => r.policyPreset),
-      hashes,
-      hasPresetColumn,
-    ]);
-    for (const row of rows) {
-      if (row.inserted) summary.created += 1;
-      else summary.updated += 1;
-    }
   }
 }

@@ -12,7 +12,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { operatorActor, type AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { AccountsImportService, type ImportSummary } from './accounts-import.service.js';
-import { type ImportFormat, ImportFileError } from './import/import-reader.js';
+import { ImportFileError } from './import/import-file-error.js';
+import type { ImportFormat } from './import/import-reader.js';
 
 const FORMATS: Record<string, ImportFormat> = {
   'text/csv': 'csv',
@@ -70,7 +71,7 @@ export class AccountsService {
     }
   }
 
-  /** Spools an uploaded file to a private temp directory, because an import reads it twice. */
+  /** Spools an uploaded file to a private temp directory, enforcing the size limit on the way, and imports it from there. */
   async importUpload(body: NodeJS.ReadableStream, contentType: string | undefined, operator: AuthenticatedOperator): Promise<ImportSummary> {
     const format = FORMATS[(contentType ?? '').split(';')[0].trim().toLowerCase()];
     if (!format) throw new UnsupportedMediaTypeException('send the file as text/csv or application/x-ndjson');

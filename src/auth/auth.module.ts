@@ -1,5 +1,37 @@
 import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { UserMailModule } from '../notifications/user-mail/user-mail.module.js';
+import { AccountService } from './account.service.js';
+import { AuthExceptionFilter } from './auth-exception.filter.js';
+import { ForcedChangeService } from './forced-change.service.js';
+import { LoginController } from './login.controller.js';
+import { LoginService } from './login.service.js';
+import { PageResponderService } from './page-responder.service.js';
+import { PasswordChangeController } from './password-change.controller.js';
+import { PreResetController } from './pre-reset.controller.js';
+import { PreResetService } from './pre-reset.service.js';
+import { RateLimiterService } from './rate-limiter.service.js';
+import { ResetController } from './reset.controller.js';
+import { ResetService } from './reset.service.js';
+import { SessionsService } from './sessions.service.js';
+import { UserSessionGuard } from './user-session.guard.js';
 
 /** End-user sign-in, the pre-reset gate, reset links and the reset itself. */
-@Module({})
+@Module({
+  imports: [UserMailModule],
+  controllers: [LoginController, PreResetController, ResetController, PasswordChangeController],
+  providers: [
+    SessionsService,
+    RateLimiterService,
+    PageResponderService,
+    LoginService,
+    AccountService,
+    PreResetService,
+    ResetService,
+    ForcedChangeService,
+    { provide: APP_GUARD, useClass: UserSessionGuard },
+    { provide: APP_FILTER, useClass: AuthExceptionFilter },
+  ],
+  exports: [SessionsService, RateLimiterService],
+})
 export class AuthModule {}

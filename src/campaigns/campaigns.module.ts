@@ -1,5 +1,14 @@
 import { Module } from '@nestjs/common';
+import { NoticesModule } from '../notifications/notices/notices.module.js';
+import { CampaignFlaggingService } from './campaign-flagging.service.js';
+import { CampaignsController } from './campaigns.controller.js';
+import { CampaignsService } from './campaigns.service.js';
 
 /** Campaign lifecycle: create, preview, launch, pause, resume, cancel (HTTP and services). */
-@Module({})
+@Module({
+  imports: [NoticesModule],
+  controllers: [CampaignsController],
+  providers: [CampaignsService, CampaignFlaggingService],
+  exports: [CampaignsService, CampaignFlaggingService, NoticesModule],
+})
 export class CampaignsModule {}

@@ -46,11 +46,31 @@ const configSchema = z.object({
   SESSION_ABSOLUTE_TIMEOUT: duration.default(parseDuration('8h') as never),
   PASSWORD_BLOCKLIST_FILE: z.string().optional(),
   PASSWORD_HISTORY: z.coerce.number().int().min(0).max(64).default(5),
+  /** RACF preset: 9-character minimum instead of 14 (what the ICHPWX11 exit / KDFAES allow). */
+  PASSWORD_RACF_RELAXED: z.enum(['true', 'false']).default('false'),
+  /** RACF MINCHANGE: how long after a change a voluntary change is refused (forced resets are never held back). */
+  PASSWORD_MIN_CHANGE: duration.optional(),
+  /** RACF INTERVAL: days a password stays valid (1-254); unset means passwords never expire. */
+  PASSWORD_EXPIRY_DAYS: z.coerce.number().int().min(1).max(254).optional(),
+  LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
+  LOGIN_FAILURES_PER_IP: z.coerce.number().int().min(1).default(50),
+  RESET_LINKS_PER_ACCOUNT: z.coerce.number().int().min(1).default(3),
+  RESET_LINKS_PER_IP: z.coerce.number().int().min(1).default(20),
+  RATE_LIMIT_WINDOW: duration.default(parseDuration('15m') as never),
   SECRET_ENCRYPTION_KEY: z
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
     .optional(),
   SECRET_TTL: duration.default(parseDuration('24h') as never),
+  /** Where development and test keep a generated SECRET_ENCRYPTION_KEY; production must set the key. */
+  SECRET_KEY_FILE: z.string().default('var/secret-encryption.key'),
+  CAMPAIGN_SWEEP_INTERVAL: duration.default(parseDuration('5s') as never),
+  CAMPAIGN_FLAG_BATCH: z.coerce.number().int().min(100).max(50_000).default(10_000),
+  NOTICE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
+  NOTICE_SEND_BUDGET_MS: z.coerce.number().int().min(1).max(60_000).default(100),
+  NOTICE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(10),
+  NOTICE_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
+  NOTICE_QUEUE_MAX: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
 });
 
 type ParsedEnv = z.infer<typeof configSchema>;
@@ -65,8 +85,24 @@ export interface AppConfig {
   logLevel: ParsedEnv['LOG_LEVEL'];
   imports: { maxBytes: number; maxLineBytes: number };
   sessions: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
-  passwords: { blocklistFile?: string; historySize: number };
-  secrets: { encryptionKey?: Buffer; ttlSeconds: number };
+  passwords: { blocklistFile?: string; historySize: number; racfRelaxed: boolean; minChangeSeconds?: number; expiryDays?: number };
+  /** Fixed-window limits kept in Redis, so they hold across API instances. */
+  limits: { windowSeconds: number; loginFailuresPerAccount: number; loginFailuresPerIp: number; resetLinksPerAccount: number; resetLinksPerIp: number };
+  secrets: { encryptionKey?: Buffer; ttlSeconds: number; keyFile: string };
+  campaigns: {
+    /** How often workers rebuild queue state from the database (interrupted flagging, lost notice jobs, completion). */
+    sweepIntervalSeconds: number;
+    flagBatchSize: number;
+    /** Most notices one worker sends at once for one campaign. */
+    noticeConcurrency: number;
+    /** Typical time one send takes; with the rate it sets how many sends run at once (see sendSlotsFor). */
+    noticeSendBudgetMs: number;
+    noticeMaxAttempts: number;
+    /** First retry delay of a transiently failed notice; doubles with each attempt. */
+    noticeRetryDelayMs: number;
+    /** Most notice jobs one campaign keeps waiting in Redis (about 700 bytes each). */
+    noticeQueueMax: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -89,10 +125,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: c.LOG_LEVEL,
     imports: { maxBytes: c.IMPORT_MAX_BYTES, maxLineBytes: c.IMPORT_MAX_LINE_BYTES },
     sessions: { idleTimeoutSeconds: c.SESSION_IDLE_TIMEOUT, absoluteTimeoutSeconds: c.SESSION_ABSOLUTE_TIMEOUT },
-    passwords: { blocklistFile: c.PASSWORD_BLOCKLIST_FILE, historySize: c.PASSWORD_HISTORY },
+    passwords: {
+      blocklistFile: c.PASSWORD_BLOCKLIST_FILE,
+      historySize: c.PASSWORD_HISTORY,
+      racfRelaxed: c.PASSWORD_RACF_RELAXED === 'true',
+      minChangeSeconds: c.PASSWORD_MIN_CHANGE,
+      expiryDays: c.PASSWORD_EXPIRY_DAYS,
+    },
+    limits: {
+      windowSeconds: c.RATE_LIMIT_WINDOW,
+      loginFailuresPerAccount: c.LOGIN_FAILURES_PER_ACCOUNT,
+      loginFailuresPerIp: c.LOGIN_FAILURES_PER_IP,
+      resetLinksPerAccount: c.RESET_LINKS_PER_ACCOUNT,
+      resetLinksPerIp: c.RESET_LINKS_PER_IP,
+    },
     secrets: {
       encryptionKey: c.SECRET_ENCRYPTION_KEY ? Buffer.from(c.SECRET_ENCRYPTION_KEY, 'base64') : undefined,
       ttlSeconds: c.SECRET_TTL,
+      keyFile: c.SECRET_KEY_FILE,
+    },
+    campaigns: {
+      sweepIntervalSeconds: c.CAMPAIGN_SWEEP_INTERVAL,
+      flagBatchSize: c.CAMPAIGN_FLAG_BATCH,
+      noticeConcurrency: c.NOTICE_CONCURRENCY,
+      noticeSendBudgetMs: c.NOTICE_SEND_BUDGET_MS,
+      noticeMaxAttempts: c.NOTICE_MAX_ATTEMPTS,
+      noticeRetryDelayMs: c.NOTICE_RETRY_DELAY_MS,
+      noticeQueueMax: c.NOTICE_QUEUE_MAX,
     },
   };
 }

@@ -10,6 +10,7 @@ export const REDACT_PATHS = [
   '*.token',
   '*.sessionId',
   '*.csrfToken',
+  '*._csrf',
   '*.resetUrl',
 ];
 

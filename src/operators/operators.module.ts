@@ -1,12 +1,15 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { OperatorAuthGuard } from './operator-auth.guard.js';
+import { OperatorAuthenticatorService } from './operator-authenticator.service.js';
+import { OperatorSessionsService } from './operator-sessions.service.js';
+import { OperatorsController } from './operators.controller.js';
 import { OperatorsService } from './operators.service.js';
 
 @Global()
 @Module({
-  providers: [OperatorsService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
-  exports: [OperatorsService],
+  controllers: [OperatorsController],
+  providers: [OperatorsService, OperatorSessionsService, OperatorAuthenticatorService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
+  exports: [OperatorsService, OperatorSessionsService, OperatorAuthenticatorService],
 })
 export class OperatorsModule {}

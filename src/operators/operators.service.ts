@@ -8,6 +8,8 @@ import { PrismaService } from '../prisma/prisma.service.js';
 import type { AuthenticatedOperator } from './roles.decorator.js';
 
 export const API_TOKEN_PREFIX = 'rot_';
+/** lastUsedAt is kept to the minute, so busy API clients do not write on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 @Injectable()
 export class OperatorsService {
@@ -43,8 +45,31 @@ export class OperatorsService {
     });
   }
 
-  listTokens() {
+  list() {
+    return this.prisma.operator.findMany({
+      select: { id: true, username: true, role: true, createdAt: true, disabledAt: true },
+      orderBy: { username: 'asc' },
+    });
+  }
+
+  /** Disables an operator and ends every token and session it holds. */
+  async disable(username: string, actor: string): Promise<void> {
+    const name = username.trim().toLowerCase();
+    await this.prisma.$transaction(async (tx) => {
+      const now = new Date();
+      const { count } = await tx.operator.updateMany({ where: { username: name, disabledAt: null }, data: { disabledAt: now } });
+      if (!count) throw new NotFoundException(`no active operator ${name}`);
+      const operator = await tx.operator.findUniqueOrThrow({ where: { username: name }, select: { id: true } });
+      await tx.apiToken.updateMany({ where: { operatorId: operator.id, revokedAt: null }, data: { revokedAt: now } });
+      await tx.operatorSession.updateMany({ where: { operatorId: operator.id, revokedAt: null }, data: { revokedAt: now } });
+      await this.audit.record(tx, { actor, action: 'operator.disable', details: { username: name } });
+    });
+  }
+
+  /** Token metadata (never the token: only its hash is stored), optionally for one operator. */
+  listTokens(username?: string) {
     return this.prisma.apiToken.findMany({
+      where: username ? { operator: { username: username.toLowerCase() } } : undefined,
       select: { id: true, name: true, createdAt: true, lastUsedAt: true, revokedAt: true, operator: { select: { username: true, role: true } } },
       orderBy: { id: 'asc' },
     });
@@ -66,6 +91,9 @@ export class OperatorsService {
       include: { operator: true },
     });
     if (!row || row.revokedAt || row.operator.disabledAt) return null;
+    if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      await this.prisma.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
+    }
     return { id: row.operator.id, username: row.operator.username, role: row.operator.role };
   }
 }

@@ -1,6 +1,11 @@
 import { Global, Module } from '@nestjs/common';
+import { PasswordChangeService } from './password-change.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
+import { PasswordPolicyService } from './password-policy.service.js';
 
 @Global()
-@Module({ providers: [PasswordHasherService], exports: [PasswordHasherService] })
+@Module({
+  providers: [PasswordHasherService, PasswordPolicyService, PasswordChangeService],
+  exports: [PasswordHasherService, PasswordPolicyService, PasswordChangeService],
+})
 export class PasswordsModule {}

@@ -25,6 +25,8 @@ export interface SendUserMailJob {
   accountId: number;
   /** The token row a link mail belongs to. */
   refId?: number;
+  /** Ties a reset-link job to the request that asked for it (the token itself is created by the worker, never queued). */
+  requestId?: string;
 }
 
 export interface CampaignJob {
@@ -33,4 +35,17 @@ export interface CampaignJob {
 
 export function noticeJobId(campaignId: number, accountId: number): string {
   return `notice-${campaignId}-${accountId}`;
+}
+
+/** Each campaign's notices have a queue of their own, so each campaign's global rate limit and pause are its own. */
+export function noticeQueueName(campaignId: number): string {
+  return `${QUEUES.notices}-${campaignId}`;
+}
+
+export function launchJobId(campaignId: number): string {
+  return `launch-${campaignId}`;
+}
+
+export function feedJobId(campaignId: number): string {
+  return `feed-${campaignId}`;
 }

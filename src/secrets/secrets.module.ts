@@ -1,5 +1,14 @@
 import { Module } from '@nestjs/common';
+import { SecretCipher } from './secret-cipher.js';
+import { SecretPagesController } from './secret-pages.controller.js';
+import { SecretRevealService } from './secret-reveal.service.js';
+import { SecretsController } from './secrets.controller.js';
+import { SecretsService } from './secrets.service.js';
 
 /** Admin-assisted temporary passwords delivered through a view-once link. */
-@Module({})
+@Module({
+  controllers: [SecretsController, SecretPagesController],
+  providers: [SecretsService, SecretRevealService, SecretCipher],
+  exports: [SecretsService, SecretRevealService],
+})
 export class SecretsModule {}

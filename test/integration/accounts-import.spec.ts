@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountsService } from '../../src/accounts/accounts.service.js';
+import { csvCell } from '../../src/common/csv.js';
 import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
 import { CSV_HEADER, KNOWN_PASSWORD, accountRow, accountsCsv, csvLine, tempFile } from '../support/factories.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
@@ -73,6 +74,60 @@ describe('account import', () => {
     const before = await t.prisma.account.count();
     await expect(accounts.importFile(await tempFile(content), 'csv', 'test')).rejects.toThrow(message);
     expect(await t.prisma.account.count()).toBe(before);
+  });
+
+  it('refuses a 10 MB line with a clear error and writes nothing', async () => {
+    const before = await t.prisma.account.count();
+    const huge = csvLine(accountRow(930001, { displayName: 'x'.repeat(10 * 1024 * 1024), passwordHash: hash }));
+    const file = await tempFile(`${CSV_HEADER}\n${csvLine(accountRow(930000, { passwordHash: hash }))}\n${huge}\n`);
+    await expect(accounts.importFile(file, 'csv', 'test')).rejects.toThrow(/line 3: a line is longer than 65536 bytes/);
+    const ndjson = await tempFile(`${JSON.stringify({ ...accountRow(930002), displayName: 'x'.repeat(10 * 1024 * 1024) })}\n`, 'ndjson');
+    await expect(accounts.importFile(ndjson, 'ndjson', 'test')).rejects.toThrow(/a line is longer than 65536 bytes/);
+    expect(await t.prisma.account.count()).toBe(before);
+  });
+
+  it('stores formula-like cells verbatim (exports neutralise them) and refuses display-name email tricks', async () => {
+    const formula = "=cmd|' /C calc'!A0";
+    const tricks = [
+      '"Boss" <boss@evil.example>',
+      'Alice <alice@example.org>',
+      'alice@example.org <mallory@evil.example>',
+      'mallory@evil.example (alice@example.org)',
+      'alice@example.org, mallory@evil.example',
+      '=HYPERLINK("http://evil.example")@example.org',
+    ];
+    const lines = [
+      CSV_HEADER,
+      csvLine(accountRow(940001, { displayName: formula, orgUnit: '+SUM(1+1)', passwordHash: hash })),
+      csvLine(accountRow(940002, { displayName: '@import \\share\\x', orgUnit: '-2+3', passwordHash: hash })),
+      ...tricks.map((email, i) => csvLine(accountRow(940010 + i, { email, passwordHash: hash }))),
+    ];
+    const summary = await accounts.importFile(await tempFile(lines.join('\n')), 'csv', 'test');
+    expect(summary).toMatchObject({ rows: 2 + tricks.length, created: 2, rejected: tricks.length });
+    expect(summary.rejections.map((r) => r.line)).toEqual(tricks.map((_, i) => 4 + i));
+    for (const r of summary.rejections) expect(r.reason).toMatch(/email is not a plain address/);
+    const stored = await t.prisma.account.findUniqueOrThrow({ where: { username: 'user0940001' } });
+    expect(stored).toMatchObject({ displayName: formula, orgUnit: '+SUM(1+1)' });
+    expect(csvCell(stored.displayName)).toBe(`"'${formula}"`);
+    expect((await t.prisma.account.findUniqueOrThrow({ where: { username: 'user0940002' } })).displayName).toBe('@import \\share\\x');
+    expect(await t.prisma.account.count({ where: { username: { gte: 'user0940010', lte: 'user0940099' } } })).toBe(0);
+  });
+
+  it('keeps line numbers right after a record that spans lines', async () => {
+    const lines = [
+      CSV_HEADER,
+      csvLine(accountRow(950001, { displayName: 'Two\nlines', passwordHash: hash })),
+      csvLine(accountRow(950002, { passwordHash: hash })),
+      csvLine(accountRow(950003, { locale: 'english', passwordHash: hash })),
+      csvLine(accountRow(950002, { passwordHash: hash })),
+    ];
+    const summary = await accounts.importFile(await tempFile(lines.join('\r\n')), 'csv', 'test');
+    expect(summary).toMatchObject({ rows: 4, created: 1, rejected: 3 });
+    expect(summary.rejections).toEqual([
+      { line: 2, reason: 'displayName contains control characters' },
+      { line: 5, reason: 'locale must look like en or de-DE' },
+      { line: 6, reason: 'username "user0950002" already appears on line 4' },
+    ]);
   });
 
   it('accepts a byte-order mark and NDJSON', async () => {

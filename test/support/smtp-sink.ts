@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 
@@ -6,6 +6,8 @@ export interface ReceivedMail {
   to: string;
   raw: string;
   parsed: ParsedMail;
+  /** Date.now() when the sink accepted the message (fault runs measure recovery times from it). */
+  receivedAt: number;
 }
 
 /** Decides the reply for one recipient: undefined accepts, otherwise an SMTP error to answer with. */
@@ -15,8 +17,13 @@ export type SmtpBehaviour = (recipient: string) => { code: number; message: stri
 export class SmtpSink {
   readonly messages: ReceivedMail[] = [];
   behaviour: SmtpBehaviour = () => undefined;
+  /** Answers each DATA this much later (a slow provider). */
+  dataDelayMs = 0;
+  /** Closes the connection in the middle of DATA instead of answering, while this returns true. */
+  dropDuringData: () => boolean = () => false;
   private server!: SMTPServer;
   private waiters: Array<() => void> = [];
+  private readonly sockets = new Map<number, Socket>();
   port = 0;
 
   async start(): Promise<this> {
@@ -33,15 +40,29 @@ export class SmtpSink {
       },
       onData: (stream, session: SMTPServerSession, callback) => {
         const chunks: Buffer[] = [];
+        if (this.dropDuringData()) {
+          stream.once('data', () => this.sockets.get(session.remotePort)?.destroy());
+          stream.on('end', () => callback(new Error('connection dropped')));
+          return;
+        }
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', async () => {
+          if (this.dataDelayMs) await new Promise((r) => setTimeout(r, this.dataDelayMs));
           const raw = Buffer.concat(chunks).toString('utf8');
           const to = session.envelope.rcptTo.map((r) => r.address).join(',');
-          this.messages.push({ to, raw, parsed: await simpleParser(raw) });
+          const receivedAt = Date.now();
+          this.messages.push({ to, raw, parsed: await simpleParser(raw), receivedAt });
           this.waiters.splice(0).forEach((w) => w());
           callback();
         });
       },
+    });
+    // A client killed mid-conversation (fault runs) resets its connection; that is not the sink's failure.
+    this.server.on('error', () => undefined);
+    this.server.server.on('connection', (socket: Socket) => {
+      const port = socket.remotePort ?? 0;
+      this.sockets.set(port, socket);
+      socket.on('close', () => this.sockets.delete(port));
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.server.address() as AddressInfo).port;

@@ -1,4 +1,195 @@
-import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { type Command, InvalidArgumentError } from 'commander';
+import { CampaignsService, type CampaignPreview, type CampaignProgress } from '../../campaigns/campaigns.service.js';
+import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/dto/create-campaign.dto.js';
+import { parseDuration } from '../../config/app-config.js';
+import { describeProblems } from '../../notifications/notices/link-free.js';
+import { NoticeRendererService } from '../../notifications/notices/notice-renderer.service.js';
+import { PROGRESS_STATES } from '../../progress/progress-states.js';
+import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
+
+function campaignId(value: string): number {
+  return positiveInt(value);
+}
+
+function noticeRate(value: string): number {
+  const n = positiveInt(value);
+  if (n > MAX_NOTICE_RATE) throw new InvalidArgumentError(`at most ${MAX_NOTICE_RATE} notices per second`);
+  return n;
+}
+
+function linkTtlMinutes(value: string): number {
+  let seconds: number;
+  try {
+    seconds = parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 1 || minutes > MAX_LINK_TTL_MINUTES) throw new InvalidArgumentError('the link lifetime must be 1m to 24h');
+  return minutes;
+}
+
+/** One username per line; blank lines, `#` comments and a `username` header line are skipped. */
+async function readUsernames(file: string): Promise<string[]> {
+  const lines = (await readFile(file, 'utf8')).split(/\r?\n/).map((l) => l.split(',')[0].trim());
+  return lines.filter((l, i) => l && !l.startsWith('#') && !(i === 0 && l.toLowerCase() === 'username'));
+}
+
+function previewReport(preview: CampaignPreview): string {
+  const lines = [
+    `accounts to flag:           ${preview.toFlag}`,
+    `without a verified email:   ${preview.withoutVerifiedEmail} (no notice, no reset link: admin-assisted path)`,
+  ];
+  if (preview.usernamesNotFound) {
+    lines.push(`usernames not found:        ${preview.usernamesNotFound.count}${preview.usernamesNotFound.count ? ` (${preview.usernamesNotFound.sample.slice(0, 20).join(', ')}${preview.usernamesNotFound.count > 20 ? ', …' : ''})` : ''}`);
+  }
+  lines.push(
+    `link check:                 ${preview.linkCheck.ok ? 'passed (no link anywhere in the notice)' : `FAILED: ${describeProblems(preview.linkCheck.problems)}`}`,
+    '',
+    `Subject: ${preview.notice.subject}`,
+    '',
+    preview.notice.text.trimEnd(),
+  );
+  return lines.join('\n');
+}
+
+function progressBar(p: CampaignProgress): string {
+  const width = 30;
+  const done = p.total ? p.counts.completed / p.total : 0;
+  const bar = '#'.repeat(Math.round(done * width)).padEnd(width, '-');
+  const states = PROGRESS_STATES.filter((s) => p.counts[s]).map((s) => `${s} ${p.counts[s]}`).join('  ');
+  return `[${bar}] ${(done * 100).toFixed(1)}% reset  ${p.status}${p.flaggingDone ? '' : ' (flagging)'}  ${p.total} accounts  ${states}`;
+}
 
 /** `resetctl campaign …`, `resetctl notices …` and `resetctl templates …`. */
-export function registerCampaignCommands(_program: Command): void {}
+export function registerCampaignCommands(program: Command): void {
+  const campaign = program.command('campaign').description('breach-response campaigns');
+
+  campaign
+    .command('create')
+    .description('create a draft campaign; prints its id and the preview')
+    .requiredOption('--name <name>', 'campaign name')
+    .requiredOption('--incident <ref>', 'incident reference shown in the notice')
+    .option('--reason <text>', 'reason shown to users', 'We have reason to believe that some passwords may have been exposed.')
+    .option('--all', 'every account')
+    .option('--usernames <file>', 'a file with one username per line')
+    .option('--org-unit <unit>', 'every account of this org unit')
+    .option('--rate <n>', 'notices per second across all workers', noticeRate, 50)
+    .option('--link-ttl <duration>', 'lifetime of the reset links users ask for (1m to 24h)', linkTtlMinutes, 30)
+    .option('--template <name>', 'notice template under templates/mail', 'breach-notice')
+    .action(async (opts: { name: string; incident: string; reason: string; all?: boolean; usernames?: string; orgUnit?: string; rate: number; linkTtl: number; template: string }) => {
+      const scopes = [opts.all, opts.usernames, opts.orgUnit].filter(Boolean).length;
+      if (scopes !== 1) throw new InvalidArgumentError('give exactly one of --all, --usernames FILE, --org-unit X');
+      const usernames = opts.usernames ? await readUsernames(opts.usernames) : undefined;
+      const { campaign: created, preview } = await withApp((get) =>
+        get(CampaignsService).create(
+          {
+            name: opts.name,
+            incidentRef: opts.incident,
+            reason: opts.reason,
+            scope: opts.all ? 'all' : usernames ? 'usernames' : 'org_unit',
+            usernames,
+            orgUnit: opts.orgUnit,
+            noticeRate: opts.rate,
+            linkTtlMinutes: opts.linkTtl,
+            template: opts.template,
+          },
+          CLI_ACTOR,
+        ),
+      );
+      print(`campaign ${created.id} created (draft), phrase "${created.phrase}"\n\n${previewReport(preview)}`);
+      if (!preview.linkCheck.ok) process.exitCode = 2;
+    });
+
+  campaign
+    .command('preview <id>')
+    .description('what launching would do, with a sample notice and the link check')
+    .action(async (id: string) => {
+      const preview = await withApp((get) => get(CampaignsService).preview(campaignId(id)));
+      print(previewReport(preview));
+      if (!preview.linkCheck.ok) process.exitCode = 2;
+    });
+
+  campaign
+    .command('list')
+    .description('all campaigns')
+    .action(async () => {
+      const campaigns = await withApp((get) => get(CampaignsService).list());
+      print(campaigns.map((c) => `${c.id}\t${c.status}\t${c.incidentRef}\t${c.name}`).join('\n') || 'no campaigns');
+    });
+
+  const action = (name: 'launch' | 'pause' | 'resume', description: string) =>
+    campaign
+      .command(`${name} <id>`)
+      .description(description)
+      .action(async (id: string) => {
+        const result = await withApp((get) => get(CampaignsService)[name](campaignId(id), CLI_ACTOR));
+        print(progressBar(result.progress));
+      });
+  action('launch', 'flag the scope (in batches, in the worker) and start sending notices; safe to repeat');
+  action('pause', 'stop sending notices at once');
+  action('resume', 'continue sending where it stopped');
+
+  campaign
+    .command('cancel <id>')
+    .description('stop the campaign; with --clear-must-reset also lift must-reset from accounts that have not reset')
+    .option('--clear-must-reset', 'lift must-reset and revoke unused reset links of accounts that have not reset yet')
+    .action(async (id: string, opts: { clearMustReset?: boolean }) => {
+      const result = await withApp((get) => get(CampaignsService).cancel(campaignId(id), opts.clearMustReset ?? false, CLI_ACTOR));
+      print(`campaign ${result.id} cancelled: ${result.cancelled} open accounts cancelled, must-reset cleared for ${result.cleared}`);
+    });
+
+  campaign
+    .command('rate <id> <rate>')
+    .description('change the notice rate (messages per second), also while running')
+    .action(async (id: string, rate: string) => {
+      const result = await withApp((get) => get(CampaignsService).setRate(campaignId(id), noticeRate(rate), CLI_ACTOR));
+      print(`campaign ${result.id}: ${result.noticeRate} notices per second`);
+    });
+
+  campaign
+    .command('status <id>')
+    .description('per-state counts; --watch redraws a live progress bar')
+    .option('--watch', 'refresh every 2 seconds until the campaign completes or is cancelled')
+    .action(async (id: string, opts: { watch?: boolean }) => {
+      await withApp(async (get) => {
+        const campaigns = get(CampaignsService);
+        for (;;) {
+          const progress = await campaigns.progressOf(campaignId(id));
+          if (!opts.watch) return print({ ...progress, bar: progressBar(progress) });
+          process.stdout.write(`\r${progressBar(progress)}\x1b[K`);
+          if (progress.status === 'completed' || progress.status === 'cancelled') return process.stdout.write('\n');
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+        }
+      });
+    });
+
+  const notices = program.command('notices').description('campaign notices');
+  notices
+    .command('failed <id>')
+    .description('accounts whose notice failed, with the SMTP reply')
+    .option('--limit <n>', 'how many', positiveInt, 1000)
+    .action(async (id: string, opts: { limit: number }) => {
+      const page = await withApp((get) => get(CampaignsService).accountsPage(campaignId(id), { state: 'notice_failed', limit: Math.min(opts.limit, 1000) }));
+      print(page.items.map((r) => `${r.username}\t${r.email ?? '-'}\tattempts ${r.noticeAttempts}\t${r.noticeError ?? ''}`).join('\n') || 'no failed notices');
+    });
+  notices
+    .command('retry <id>')
+    .description('send every failed notice again (within the campaign throttle)')
+    .action(async (id: string) => print(await withApp((get) => get(CampaignsService).retryFailed(campaignId(id), CLI_ACTOR))));
+
+  const templates = program.command('templates').description('notice templates');
+  templates
+    .command('preview <name>')
+    .description('render a sample notice and run the link check (exit code 2 when it fails)')
+    .option('--locale <locale>', 'locale to render', 'en')
+    .action(async (name: string, opts: { locale: string }) => {
+      const result = await withApp(async (get) => get(NoticeRendererService).previewTemplate(name, opts.locale));
+      print(
+        `Subject: ${result.sample.subject}\n\n${result.sample.text.trimEnd()}\n\n` +
+          (result.problems.length ? `link check FAILED: ${describeProblems(result.problems)}` : 'link check passed: no link anywhere in the notice'),
+      );
+      if (result.problems.length) process.exitCode = 2;
+    });
+}

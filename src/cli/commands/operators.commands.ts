@@ -1,18 +1,66 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { AuditService } from '../../audit/audit.service.js';
 import { OperatorsService } from '../../operators/operators.service.js';
-import { CLI_ACTOR, print, withApp } from '../cli-runner.js';
+import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
+
+const ROLES = ['admin', 'responder', 'manager'];
 
 export function registerOperatorsCommands(program: Command): void {
   const operators = program.command('operators').description('operator accounts (admin, responder, manager)');
   operators
     .command('create')
+    .description('create an operator; prints a generated password and an API token once')
     .requiredOption('--username <username>')
     .requiredOption('--role <role>', 'admin, responder or manager')
     .action(async (opts: { username: string; role: string }) => {
-      if (!['admin', 'responder', 'manager'].includes(opts.role)) throw new InvalidArgumentError('--role must be admin, responder or manager');
+      if (!ROLES.includes(opts.role)) throw new InvalidArgumentError('--role must be admin, responder or manager');
       const created = await withApp((get) => get(OperatorsService).create(opts.username, opts.role as never, CLI_ACTOR));
       print(`operator ${opts.username} (${opts.role}) created. Shown once, store them now:\n  password:  ${created.password}\n  API token: ${created.token}`);
+    });
+  operators
+    .command('list')
+    .description('operators with their roles')
+    .action(async () => {
+      const rows = await withApp((get) => get(OperatorsService).list());
+      print(rows.map((o) => `${o.username}\t${o.role}\t${o.disabledAt ? `disabled ${o.disabledAt.toISOString()}` : 'active'}`).join('\n') || 'no operators');
+    });
+  operators
+    .command('disable <username>')
+    .description('disable an operator and revoke its tokens and sessions')
+    .action(async (username: string) => {
+      await withApp((get) => get(OperatorsService).disable(username, CLI_ACTOR));
+      print(`operator ${username} disabled`);
+    });
+  operators
+    .command('tokens')
+    .description('API tokens (metadata only: tokens are stored hashed)')
+    .option('--username <username>', 'only this operator\'s tokens')
+    .action(async (opts: { username?: string }) => {
+      const rows = await withApp((get) => get(OperatorsService).listTokens(opts.username));
+      print(
+        rows
+          .map((t) =>
+            [t.id, t.operator.username, t.operator.role, t.name, `created ${t.createdAt.toISOString()}`, t.lastUsedAt ? `last used ${t.lastUsedAt.toISOString()}` : 'never used', t.revokedAt ? 'REVOKED' : 'active'].join('\t'),
+          )
+          .join('\n') || 'no tokens',
+      );
+    });
+  operators
+    .command('create-token')
+    .description('issue another API token for an operator; printed once')
+    .requiredOption('--username <username>')
+    .requiredOption('--name <name>', 'what the token is for')
+    .action(async (opts: { username: string; name: string }) => {
+      const created = await withApp((get) => get(OperatorsService).createToken(opts.username, opts.name, CLI_ACTOR));
+      print(`token ${created.id} for ${opts.username}. Shown once, store it now:\n  API token: ${created.token}`);
+    });
+  operators
+    .command('revoke-token <id>')
+    .description('revoke an API token by its id (see `operators tokens`)')
+    .action(async (id: string) => {
+      const tokenId = positiveInt(id);
+      await withApp((get) => get(OperatorsService).revokeToken(tokenId, CLI_ACTOR));
+      print(`token ${tokenId} revoked`);
     });
 
   const audit = program.command('audit').description('the append-only audit log');

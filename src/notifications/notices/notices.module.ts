@@ -1,5 +1,11 @@
 import { Module } from '@nestjs/common';
+import { NoticeQueueService } from './notice-queue.service.js';
+import { NoticeRendererService } from './notice-renderer.service.js';
+import { NoticeSenderService } from './notice-sender.service.js';
 
 /** Link-free campaign notices: rendering, the link check and queueing. */
-@Module({})
+@Module({
+  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
+  exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
+})
 export class NoticesModule {}

@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { PasswordChangedMailService } from './password-changed-mail.service.js';
+import { ResetLinkMailService } from './reset-link-mail.service.js';
+import { UserMailProcessor } from './user-mail.processor.js';
 
 /** The user-mail sender (BullMQ processor). */
-@Module({})
+@Module({ providers: [UserMailProcessor, ResetLinkMailService, PasswordChangedMailService] })
 export class UserMailWorkerModule {}

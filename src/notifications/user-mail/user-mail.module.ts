@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { UserMailService } from './user-mail.service.js';
 
 /** Mail a user asked for (reset links, confirmations) on its own queue. */
-@Module({})
+@Module({ providers: [UserMailService], exports: [UserMailService] })
 export class UserMailModule {}

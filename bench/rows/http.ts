@@ -1,0 +1,234 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { hash, verify } from '@node-rs/argon2';
+import { SessionsService } from '../../src/auth/sessions.service.js';
+import { newOpaqueToken, sha256Hex } from '../../src/common/tokens.js';
+import { OperatorsService } from '../../src/operators/operators.service.js';
+import { ARGON2_OPTIONS } from '../../src/passwords/password-hasher.service.js';
+import { PrismaService } from '../../src/prisma/prisma.service.js';
+import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
+import type { BenchContext, BenchDefinition } from '../rows.js';
+import { type BenchRow, percentile, rateRow, round, runConcurrently } from '../support.js';
+import { ACTOR, KNOWN, accountIds, benchEnv, ensureCampaign, httpLoad, loginCsrf, ms, passwordHash } from './env.js';
+
+/** Same as the argon2 floor row: more than libuv's 4 threads, on 2 cores. */
+const LOGIN_CONCURRENCY = 8;
+const LOGIN_REQUESTS = 400;
+const DASHBOARD_CLIENTS = 50;
+
+function usernameRange(from: number, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `bench${from + i}`);
+}
+
+// ----- login -------------------------------------------------------------------------------------------------------
+
+/**
+ * POST /login (JSON, login CSRF cookie + token as a browser sends them) with autocannon at concurrency 8, over 100
+ * accounts each: normal accounts (created here, not in any campaign) and must-reset accounts of the campaign. Floor:
+ * the bare argon2id verify of the same hash at the same concurrency. The event-loop delay of this process (product
+ * and load generator) is recorded during each run.
+ */
+export const loginRow: BenchDefinition = {
+  name: 'login',
+  async run(ctx) {
+    const env = await benchEnv(ctx);
+    await ensureCampaign(ctx);
+    const stored = await passwordHash(ctx);
+    const normal = Array.from({ length: 100 }, (_, i) => `benchnormal${i + 1}`);
+    await env.pool.query(
+      `INSERT INTO accounts (username, email, display_name, org_unit, locale, email_verified, password_hash)
+       SELECT u, u || '@example.org', u, 'unit-normal', 'en', true, $2 FROM unnest($1::text[]) AS u ON CONFLICT (username) DO NOTHING`,
+      [normal, stored],
+    );
+    const mustReset = usernameRange(Math.floor(ctx.accounts * 0.5) + 1, 100);
+    const { rows: flagged } = await env.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM accounts WHERE username = ANY($1::text[]) AND must_reset', [mustReset]);
+    if (flagged[0].n !== mustReset.length) throw new Error(`only ${flagged[0].n} of the must-reset login accounts are flagged`);
+
+    const csrf = await loginCsrf(env.baseUrl);
+    const run = (usernames: string[], amount: number) => {
+      let next = 0;
+      return httpLoad({
+        url: `${env.baseUrl}/login`,
+        method: 'POST',
+        connections: LOGIN_CONCURRENCY,
+        amount,
+        maxSeconds: 90,
+        headers: { accept: 'application/json', 'content-type': 'application/json', cookie: csrf.cookie },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ username: usernames[next++ % usernames.length], password: KNOWN, _csrf: csrf.token }) }),
+      });
+    };
+    await run(normal, 2 * LOGIN_CONCURRENCY);
+    await run(mustReset, 2 * LOGIN_CONCURRENCY);
+    const normalRun = await run(normal, LOGIN_REQUESTS);
+    const mustResetRun = await run(mustReset, LOGIN_REQUESTS);
+    for (const [name, r] of [['normal', normalRun], ['must-reset', mustResetRun]] as const) {
+      if (r.ok !== r.count) throw new Error(`${name} logins: ${r.count - r.ok} of ${r.count} were not 2xx`);
+    }
+
+    const serial = await runConcurrently(20, 1, async () => void (await verify(stored, KNOWN)));
+    const floorLoop = monitorEventLoopDelay({ resolution: 10 });
+    floorLoop.enable();
+    const floor = await runConcurrently(LOGIN_REQUESTS, LOGIN_CONCURRENCY, async () => void (await verify(stored, KNOWN)));
+    floorLoop.disable();
+    const floorLoopP99 = floorLoop.percentile(99) / 1e6;
+    const floorP50 = percentile(floor.latencies, 50);
+    const floorP99 = percentile(floor.latencies, 99);
+    const floorRate = (LOGIN_REQUESTS / floor.ms) * 1000;
+    const singleVerify = percentile(serial.latencies, 50);
+    const extra = mustResetRun.p99 - normalRun.p99;
+    const loopP99 = Math.max(normalRun.loopP99, mustResetRun.loopP99);
+    const loopMax = Math.max(normalRun.loopMax, mustResetRun.loopMax);
+    const latencyRow = (metric: string, product: number, floorValue: number, notes?: string): BenchRow => ({
+      row: 'login', metric, product: round(product), floor: round(floorValue), ratio: round(product / floorValue, 2), unit: 'ms', notes,
+    });
+    return [
+      latencyRow('normal p50', normalRun.p50, floorP50),
+      latencyRow('normal p99', normalRun.p99, floorP99, `c=${LOGIN_CONCURRENCY}, ${normalRun.count} requests; floor: bare argon2id verify, same hash and concurrency`),
+      latencyRow('must-reset p50', mustResetRun.p50, floorP50),
+      latencyRow('must-reset p99', mustResetRun.p99, floorP99, `${mustResetRun.count} requests`),
+      rateRow('login', 'normal req/s', normalRun.perSecond, floorRate, '/s'),
+      rateRow('login', 'must-reset req/s', mustResetRun.perSecond, floorRate, '/s'),
+      {
+        row: 'login',
+        metric: 'must-reset extra at p99',
+        product: round(extra, 2),
+        floor: NaN,
+        ratio: NaN,
+        unit: 'ms',
+        target: '< 1 ms',
+        met: extra < 1,
+        notes: `p50 extra ${ms(mustResetRun.p50 - normalRun.p50)}`,
+      },
+      {
+        row: 'login',
+        metric: 'event-loop delay p99',
+        product: round(loopP99),
+        floor: round(floorLoopP99),
+        ratio: round(loopP99 / floorLoopP99, 2),
+        unit: 'ms',
+        target: 'argon2 off the loop (≤ 1.5× the bare async verify loop)',
+        met: loopP99 <= Math.max(1.5 * floorLoopP99, floorLoopP99 + 5),
+        notes:
+          `max ${ms(loopMax)}; perf_hooks.monitorEventLoopDelay of this process (product + load generator) during the login runs; ` +
+          `floor: the same during the bare verify run (argon2 on libuv threads); one verify alone takes ${ms(singleVerify)}, so argon2 on the loop would block it that long per login`,
+      },
+    ];
+  },
+};
+
+// ----- dashboard ---------------------------------------------------------------------------------------------------
+
+/**
+ * GET /api/campaigns/:id/progress and GET /dashboard/campaigns/:id with a manager's bearer token, 50 concurrent
+ * clients, on the campaign over all N accounts (paused, so nothing else runs). The page's first request after start
+ * computes the cached aggregates (reported as "cold"). Floor: a primary-key lookup of a random account on a pg pool
+ * of the product's size, 50 concurrent callers.
+ */
+export const dashboardRow: BenchDefinition = {
+  name: 'dashboard',
+  async run(ctx) {
+    const env = await benchEnv(ctx);
+    const campaignId = await ensureCampaign(ctx);
+    const { token } = await env.get(OperatorsService).create(`benchmanager${Date.now()}`, 'manager', ACTOR);
+    const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    const page = `${env.baseUrl}/dashboard/campaigns/${campaignId}`;
+    const coldStart = performance.now();
+    const cold = await fetch(page, { headers: { ...headers, accept: 'text/html' } });
+    await cold.text();
+    const coldMs = performance.now() - coldStart;
+    if (cold.status !== 200) throw new Error(`dashboard page answered ${cold.status}`);
+
+    const amount = 3000;
+    const progress = await httpLoad({ url: `${env.baseUrl}/api/campaigns/${campaignId}/progress`, connections: DASHBOARD_CLIENTS, amount, maxSeconds: 60, headers });
+    const pageRun = await httpLoad({ url: page, connections: DASHBOARD_CLIENTS, amount: 2000, maxSeconds: 60, headers: { ...headers, accept: 'text/html' } });
+    for (const [name, r] of [['progress', progress], ['page', pageRun]] as const) {
+      if (r.ok !== r.count) throw new Error(`dashboard ${name}: ${r.count - r.ok} of ${r.count} were not 2xx`);
+    }
+
+    const { rows } = await env.pool.query<{ max: number }>('SELECT max(id)::int AS max FROM accounts');
+    const maxId = rows[0].max;
+    const floor = await runConcurrently(amount, DASHBOARD_CLIENTS, async () => {
+      await env.pool.query('SELECT * FROM accounts WHERE id = $1', [1 + Math.floor(Math.random() * maxId)]);
+    });
+    const floorP50 = percentile(floor.latencies, 50);
+    const floorP99 = percentile(floor.latencies, 99);
+    const floorRate = Math.round((amount / floor.ms) * 1000);
+    const row = (metric: string, product: number, floorValue: number, p99: boolean, notes?: string): BenchRow => ({
+      row: 'dashboard',
+      metric,
+      product: round(product),
+      floor: round(floorValue),
+      ratio: round(product / floorValue, 2),
+      unit: 'ms',
+      target: p99 ? '< 50 ms' : undefined,
+      met: p99 ? product < 50 : undefined,
+      notes,
+    });
+    return [
+      row('progress API p50', progress.p50, floorP50, false),
+      row('progress API p99', progress.p99, floorP99, true, `${progress.count} requests, ${Math.round(progress.perSecond)}/s; floor: PK lookup, pool of ${env.config.database.poolSize}, ${floorRate}/s`),
+      row('campaign page p50', pageRun.p50, floorP50, false),
+      row('campaign page p99', pageRun.p99, floorP99, true, `${pageRun.count} requests, ${Math.round(pageRun.perSecond)}/s; first (cold) request ${ms(coldMs)}`),
+    ];
+  },
+};
+
+// ----- reset -------------------------------------------------------------------------------------------------------
+
+/**
+ * Completed resets per second through POST /reset/:token at concurrency 8, each with a pre-reset session made by
+ * SessionsService.create (as the login does, so the case-folded sign-in hash exists) and a live reset token.
+ * Floor: argon2id hashes per second at the same concurrency.
+ */
+export const resetRow: BenchDefinition = {
+  name: 'reset',
+  async run(ctx: BenchContext) {
+    const env = await benchEnv(ctx);
+    const campaignId = await ensureCampaign(ctx);
+    const count = Math.min(200, Math.floor(ctx.accounts / 10));
+    const usernames = usernameRange(Math.floor(ctx.accounts * 0.6) + 1, count);
+    const ids = await accountIds(env.pool, usernames);
+    const sessions = env.get(SessionsService);
+    const prisma = env.get(PrismaService);
+    const progress = env.get(CampaignProgressService);
+    const targets: Array<{ token: string; cookie: string; csrf: string }> = [];
+    await runConcurrently(count, 4, async (i) => {
+      const accountId = ids.get(usernames[i])!;
+      const sessionId = await sessions.create(accountId, 'pre_reset', KNOWN);
+      const { csrfToken } = await prisma.session.findUniqueOrThrow({ where: { idHash: sha256Hex(sessionId) } });
+      const token = newOpaqueToken();
+      await prisma.resetToken.create({ data: { tokenHash: sha256Hex(token), accountId, campaignId, expiresAt: new Date(Date.now() + 30 * 60_000) } });
+      targets[i] = { token, cookie: `ro_session=${sessionId}`, csrf: csrfToken };
+    });
+    const completedBefore = (await progress.counts(campaignId)).completed;
+
+    let changed = 0;
+    const failures: string[] = [];
+    const product = await runConcurrently(count, LOGIN_CONCURRENCY, async (i) => {
+      const t = targets[i];
+      const password = `Bench reset ${i} amber falcon quartz`;
+      const res = await fetch(`${env.baseUrl}/reset/${t.token}`, {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/json', cookie: t.cookie },
+        body: JSON.stringify({ newPassword: password, confirmPassword: password, _csrf: t.csrf }),
+      });
+      const body = (await res.json()) as { changed?: boolean };
+      if (body.changed) changed++;
+      else if (failures.length < 3) failures.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+    });
+    if (changed !== count) throw new Error(`${count - changed} of ${count} resets failed: ${failures.join('; ')}`);
+    const completed = (await progress.counts(campaignId)).completed - completedBefore;
+
+    const floor = await runConcurrently(count, LOGIN_CONCURRENCY, async (i) => void (await hash(`floor password ${i}`, ARGON2_OPTIONS)));
+    return [
+      rateRow(
+        'reset',
+        'completed resets/s',
+        (changed / product.ms) * 1000,
+        (count / floor.ms) * 1000,
+        '/s',
+        undefined,
+        `POST /reset/:token, ${count} accounts, c=${LOGIN_CONCURRENCY}, p50 ${ms(percentile(product.latencies, 50))} p99 ${ms(percentile(product.latencies, 99))}; ${completed} moved to completed; floor: argon2id hashes/s, same concurrency`,
+      ),
+    ];
+  },
+};

@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { newOpaqueToken } from '../common/tokens.js';
+import { TemplatesService } from '../templates/templates.service.js';
+import { SessionsService } from './sessions.service.js';
+
+/** What a user-flow service decided; the responder turns it into HTML, JSON, a redirect and cookies. */
+export type Outcome = (
+  | {
+      page: string;
+      title: string;
+      status?: number;
+      vars?: Record<string, unknown>;
+      /** The JSON answer for `Accept: application/json`; defaults to `vars`. */
+      json?: Record<string, unknown>;
+      /** The page carries a sign-in form, which needs the pre-session CSRF token. */
+      loginForm?: boolean;
+    }
+  | { redirect: string; json?: Record<string, unknown> }
+) & {
+  /** A new session id to hand to the browser, or null to clear the cookie. */
+  session?: string | null;
+};
+
+export function wantsJson(req: Request): boolean {
+  return req.accepts(['html', 'json']) === 'json';
+}
+
+@Injectable()
+export class PageResponderService {
+  constructor(
+    private readonly templates: TemplatesService,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  send(req: Request, res: Response, outcome: Outcome): void {
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache', 'Referrer-Policy': 'no-referrer', 'X-Robots-Tag': 'noindex, nofollow' });
+    if (outcome.session) res.cookie(this.sessions.cookieName, outcome.session, this.sessions.cookieOptions());
+    else if (outcome.session === null) res.clearCookie(this.sessions.cookieName, this.sessions.cookieOptions());
+    const json = wantsJson(req);
+
+    if ('redirect' in outcome) {
+      if (json) res.status(200).json({ ...outcome.json, redirect: outcome.redirect });
+      else res.redirect(303, outcome.redirect);
+      return;
+    }
+    const vars: Record<string, unknown> = { ...outcome.vars, title: outcome.title };
+    if (outcome.loginForm) vars.loginCsrf = this.loginCsrf(req, res);
+    res.status(outcome.status ?? 200);
+    if (json) res.json({ ...(outcome.json ?? outcome.vars), ...(outcome.loginForm ? { csrfToken: vars.loginCsrf } : {}) });
+    else res.type('html').send(this.templates.renderPage(outcome.page, vars));
+  }
+
+  /** Double-submit token for forms posted before there is a session: a random cookie the form must echo. */
+  private loginCsrf(req: Request, res: Response): string {
+    const existing: unknown = req.cookies?.[this.sessions.loginCsrfCookieName];
+    if (typeof existing === 'string' && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+    const token = newOpaqueToken();
+    res.cookie(this.sessions.loginCsrfCookieName, token, this.sessions.cookieOptions());
+    return token;
+  }
+}

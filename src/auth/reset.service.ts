@@ -1,0 +1,127 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { safeEqualHex, sha256Hex } from '../common/tokens.js';
+import type { ResetToken } from '../generated/prisma/client.js';
+import { UserMailService } from '../notifications/user-mail/user-mail.service.js';
+import { RESET_TOKEN_PATTERN } from '../notifications/user-mail/reset-tokens.js';
+import { PasswordChangeAbortedError, PasswordChangeService, PasswordRejectedError } from '../passwords/password-change.service.js';
+import type { PolicyFailure } from '../passwords/password-policy.js';
+import { PasswordPolicyService } from '../passwords/password-policy.service.js';
+import { PrismaService } from '../prisma/prisma.service.js';
+import type { LoginDto } from './dto/login.dto.js';
+import { type NewPasswordDto, PASSWORDS_DIFFER } from './dto/new-password.dto.js';
+import { LoginService } from './login.service.js';
+import type { Outcome } from './page-responder.service.js';
+import { SessionsService } from './sessions.service.js';
+import { type ActiveSession, homeOf } from './user-page.decorator.js';
+
+const INVALID_LINK: Outcome = {
+  page: 'reset-invalid',
+  title: 'Link not valid',
+  status: 410,
+  vars: { message: 'This link has expired or was already used. Sign in again with your current password to ask for a new one.' },
+  json: { error: 'link_invalid' },
+};
+
+/**
+ * The real reset page. GET never uses the token up (mail scanners fetch links); the token only works for a
+ * browser holding a pre-reset session of its account, otherwise the user signs in first and continues.
+ */
+@Injectable()
+export class ResetService {
+  private readonly logger = new Logger(ResetService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly login: LoginService,
+    private readonly policy: PasswordPolicyService,
+    private readonly passwords: PasswordChangeService,
+    private readonly userMail: UserMailService,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  /** The usable token row; malformed, unknown, used, revoked and expired tokens all answer the same: null. */
+  async findUsable(token: string): Promise<ResetToken | null> {
+    if (!RESET_TOKEN_PATTERN.test(token)) return null;
+    const hash = sha256Hex(token);
+    const row = await this.prisma.resetToken.findUnique({ where: { tokenHash: hash } });
+    if (!row || !safeEqualHex(row.tokenHash, hash)) return null;
+    if (row.usedAt || row.revokedAt || row.expiresAt.getTime() <= Date.now()) return null;
+    return row;
+  }
+
+  async show(token: string, session?: ActiveSession): Promise<Outcome> {
+    const row = await this.findUsable(token);
+    if (!row) return INVALID_LINK;
+    if (session?.kind !== 'pre_reset' || session.accountId !== row.accountId) return this.signInPage(token);
+    return this.form(token, session, row.accountId);
+  }
+
+  async signIn(token: string, form: LoginDto, ip: string, current?: ActiveSession): Promise<Outcome> {
+    const row = await this.findUsable(token);
+    if (!row) return INVALID_LINK;
+    const result = await this.login.signIn(form, ip, current);
+    if (!result.ok) return this.signInPage(token, result.status, result.message);
+    const continues = result.kind === 'pre_reset' && result.account.id === row.accountId;
+    return { redirect: continues ? `/reset/${token}` : homeOf(result.kind), session: result.sessionId };
+  }
+
+  async submit(token: string, form: NewPasswordDto, session: ActiveSession): Promise<Outcome> {
+    const row = await this.findUsable(token);
+    if (!row) return INVALID_LINK;
+    if (session.accountId !== row.accountId) return this.signInPage(token, 403);
+
+    const currentCaseFolded = await this.sessions.caseFoldedPassword(session.idHash);
+    if (form.newPassword !== form.confirmPassword) {
+      const account = await this.prisma.account.findUniqueOrThrow({ where: { id: row.accountId } });
+      const failures = await this.policy.evaluate(form.newPassword, account, { forced: true, currentCaseFolded });
+      return this.form(token, session, row.accountId, [PASSWORDS_DIFFER, ...failures]);
+    }
+    try {
+      await this.passwords.setPassword({
+        accountId: row.accountId,
+        password: form.newPassword,
+        currentCaseFolded,
+        actor: `user:${session.username}`,
+        action: 'account.password.reset',
+        details: { via: 'reset-link', tokenId: row.id },
+        // The one atomic use of the token: of any number of concurrent posts, exactly one finds it unused.
+        guard: async (tx) => {
+          const used = await tx.$executeRaw`
+            UPDATE reset_tokens SET used_at = now()
+            WHERE id = ${row.id} AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()`;
+          if (used !== 1) throw new PasswordChangeAbortedError('the reset link was used or revoked meanwhile');
+        },
+      });
+    } catch (err) {
+      if (err instanceof PasswordRejectedError) return this.form(token, session, row.accountId, err.failures);
+      if (err instanceof PasswordChangeAbortedError) return INVALID_LINK;
+      throw err;
+    }
+    this.logger.log(`account ${row.accountId} reset its password with link ${row.id}`);
+    await this.sessions.forgetCaseFoldedPasswords(session.accountId);
+    await this.userMail.confirmPasswordChanged(row.accountId);
+    return { redirect: '/login?notice=password-changed', session: null, json: { changed: true } };
+  }
+
+  private signInPage(token: string, status = 200, error?: string): Outcome {
+    return {
+      page: 'reset-signin',
+      title: 'Sign in to continue',
+      status,
+      loginForm: true,
+      vars: { action: `/reset/${token}/sign-in`, error },
+      json: { signInRequired: true, error },
+    };
+  }
+
+  private async form(token: string, session: ActiveSession, accountId: number, failures: PolicyFailure[] = []): Promise<Outcome> {
+    const account = await this.prisma.account.findUniqueOrThrow({ where: { id: accountId }, select: { username: true, policyPreset: true } });
+    return {
+      page: 'new-password',
+      title: 'Choose a new password',
+      status: failures.length ? 422 : 200,
+      vars: { action: `/reset/${token}`, username: account.username, rules: this.policy.describe(account.policyPreset), failures, csrf: session.csrfToken },
+      json: { username: account.username, rules: this.policy.describe(account.policyPreset), failures, csrfToken: session.csrfToken },
+    };
+  }
+}

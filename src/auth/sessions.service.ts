@@ -1,0 +1,104 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { SessionKind } from '../generated/prisma/enums.js';
+import { PasswordHasherService } from '../passwords/password-hasher.service.js';
+import { PrismaService } from '../prisma/prisma.service.js';
+import { RedisService } from '../redis/redis.module.js';
+import type { ActiveSession } from './user-page.decorator.js';
+
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+/** lastSeenAt is written at most this often per session. */
+const TOUCH_EVERY_MS = 15_000;
+
+export interface CookieOptions {
+  httpOnly: true;
+  sameSite: 'lax';
+  secure: boolean;
+  path: '/';
+}
+
+/** End-user sessions: an opaque id in an HttpOnly cookie, only its SHA-256 in the database; idle and absolute expiry. */
+@Injectable()
+export class SessionsService {
+  readonly cookieName: string;
+  readonly loginCsrfCookieName: string;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly redis: RedisService,
+    private readonly hasher: PasswordHasherService,
+  ) {
+    // __Host- pins the cookie to this origin and path; browsers only accept it over https.
+    this.cookieName = config.http.secureCookies ? '__Host-ro_session' : 'ro_session';
+    this.loginCsrfCookieName = config.http.secureCookies ? '__Host-ro_login_csrf' : 'ro_login_csrf';
+  }
+
+  cookieOptions(): CookieOptions {
+    return { httpOnly: true, sameSite: 'lax', secure: this.config.http.secureCookies, path: '/' };
+  }
+
+  /**
+   * A new session with a new id (never a reused one: no fixation); returns the cookie value, shown once.
+   * A restricted session also keeps an argon2id hash of the lower-cased password it signed in with, so the
+   * new password can be refused when it differs from the current one only in case (a stored hash cannot tell).
+   */
+  async create(accountId: number, kind: SessionKind, password?: string): Promise<string> {
+    const id = newOpaqueToken();
+    const now = new Date();
+    if (kind !== 'full' && password !== undefined) {
+      const folded = await this.hasher.hash(password.toLowerCase());
+      await this.redis.set(this.caseFoldKey(sha256Hex(id)), folded, 'EX', this.config.sessions.absoluteTimeoutSeconds);
+    }
+    await this.prisma.session.create({
+      data: {
+        idHash: sha256Hex(id),
+        accountId,
+        kind,
+        csrfToken: newOpaqueToken(),
+        createdAt: now,
+        lastSeenAt: now,
+        expiresAt: new Date(now.getTime() + this.config.sessions.absoluteTimeoutSeconds * 1000),
+      },
+    });
+    return id;
+  }
+
+  /** The live session behind the request's cookie, or undefined when it is absent, unknown, revoked, idle too long or expired. */
+  async fromRequest(req: Request): Promise<ActiveSession | undefined> {
+    const id: unknown = req.cookies?.[this.cookieName];
+    if (typeof id !== 'string' || !SESSION_ID.test(id)) return undefined;
+    const row = await this.prisma.session.findUnique({ where: { idHash: sha256Hex(id) }, include: { account: { select: { username: true } } } });
+    const now = Date.now();
+    if (!row || row.revokedAt || row.expiresAt.getTime() <= now) return undefined;
+    if (row.lastSeenAt.getTime() + this.config.sessions.idleTimeoutSeconds * 1000 <= now) return undefined;
+    if (now - row.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
+      await this.prisma.session.updateMany({ where: { idHash: row.idHash, revokedAt: null }, data: { lastSeenAt: new Date(now) } });
+    }
+    return { idHash: row.idHash, accountId: row.accountId, username: row.account.username, kind: row.kind, csrfToken: row.csrfToken };
+  }
+
+  async revoke(idHash: string): Promise<void> {
+    await this.prisma.session.updateMany({ where: { idHash, revokedAt: null }, data: { revokedAt: new Date() } });
+    await this.redis.del(this.caseFoldKey(idHash));
+  }
+
+  /** The lower-cased sign-in password's hash kept with a restricted session, if any. */
+  async caseFoldedPassword(idHash: string): Promise<string | undefined> {
+    return (await this.redis.get(this.caseFoldKey(idHash))) ?? undefined;
+  }
+
+  /** After a password change: the kept hashes belong to a password that is gone. */
+  async forgetCaseFoldedPasswords(accountId: number): Promise<void> {
+    const since = new Date(Date.now() - this.config.sessions.absoluteTimeoutSeconds * 1000);
+    const rows = await this.prisma.session.findMany({ where: { accountId, kind: { not: 'full' }, createdAt: { gt: since } }, select: { idHash: true } });
+    if (rows.length) await this.redis.del(...rows.map((r) => this.caseFoldKey(r.idHash)));
+  }
+
+  private caseFoldKey(idHash: string): string {
+    return `${this.config.redis.queuePrefix}:session-casefold:${idHash}`;
+  }
+}

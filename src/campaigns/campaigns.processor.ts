@@ -1,0 +1,35 @@
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import type { Job, Queue } from 'bullmq';
+import { NoticeQueueService } from '../notifications/notices/notice-queue.service.js';
+import { NoticeWorkersService } from '../notifications/notices/notice-workers.service.js';
+import { type CampaignJob, JOBS, QUEUES, feedJobId } from '../queues/queue-names.js';
+import { CampaignFlaggingService } from './campaign-flagging.service.js';
+
+/** Flagging and notice feeding. Both jobs read their progress from the campaign row, so rerunning one is harmless. */
+@Processor(QUEUES.campaigns, { concurrency: 4 })
+export class CampaignsProcessor extends WorkerHost {
+  constructor(
+    private readonly flagging: CampaignFlaggingService,
+    private readonly noticeQueues: NoticeQueueService,
+    private readonly noticeWorkers: NoticeWorkersService,
+    @InjectQueue(QUEUES.campaigns) private readonly queue: Queue<CampaignJob>,
+  ) {
+    super();
+  }
+
+  // Feeding only ever runs as the feed job: its fixed id keeps one feeder per campaign across all workers.
+  private requestFeed = async (campaignId: number): Promise<void> => {
+    await this.queue.add(JOBS.feedNotices, { campaignId }, { jobId: feedJobId(campaignId), removeOnComplete: true, removeOnFail: true });
+  };
+
+  async process(job: Job<CampaignJob>): Promise<unknown> {
+    const { campaignId } = job.data;
+    await this.noticeWorkers.reconcile();
+    if (job.name === JOBS.launchCampaign) {
+      await this.flagging.flagRemaining(campaignId, () => this.requestFeed(campaignId));
+      return this.requestFeed(campaignId);
+    }
+    if (job.name === JOBS.feedNotices) return this.noticeQueues.feed(campaignId);
+    throw new Error(`unknown campaigns job ${job.name}`);
+  }
+}

@@ -1,0 +1,399 @@
+import { Readable } from 'node:stream';
+import {
+  BadRequestException,
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+  StreamableFile,
+  UnprocessableEntityException,
+} from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { AuditService } from '../audit/audit.service.js';
+import { csvRow } from '../common/csv.js';
+import { type Campaign, Prisma } from '../generated/prisma/client.js';
+import type { CampaignStatus, ProgressState } from '../generated/prisma/enums.js';
+import { findLinks, describeProblems, type LinkProblem } from '../notifications/notices/link-free.js';
+import { NoticeQueueService } from '../notifications/notices/notice-queue.service.js';
+import { NoticeRendererService, type NoticeRecipient } from '../notifications/notices/notice-renderer.service.js';
+import { PrismaService } from '../prisma/prisma.service.js';
+import { CampaignProgressService } from '../progress/campaign-progress.service.js';
+import type { StateCounts } from '../progress/progress-states.js';
+import { type CampaignJob, JOBS, QUEUES, feedJobId, launchJobId } from '../queues/queue-names.js';
+import { CampaignFlaggingService } from './campaign-flagging.service.js';
+import { newCampaignPhrase } from './campaign-phrase.js';
+import { scopeCondition } from './campaign-scope.js';
+import type { CreateCampaignDto } from './dto/create-campaign.dto.js';
+import type { ListCampaignAccountsQuery } from './dto/list-campaign-accounts.query.js';
+
+type Tx = Prisma.TransactionClient;
+
+const OPEN_STATES: ProgressState[] = ['flagged', 'notice_sent', 'notice_failed', 'pre_reset', 'link_sent'];
+const USERNAME_CHUNK = 10_000;
+const CSV_PAGE = 5_000;
+
+export interface CampaignPreview {
+  toFlag: number;
+  withoutVerifiedEmail: number;
+  usernamesNotFound?: { count: number; sample: string[] };
+  notice: { subject: string; text: string; html: string };
+  linkCheck: { ok: boolean; problems: LinkProblem[] };
+}
+
+export interface CampaignProgress {
+  id: number;
+  status: CampaignStatus;
+  noticeRate: number;
+  flaggingDone: boolean;
+  total: number;
+  open: number;
+  counts: StateCounts;
+}
+
+export interface CampaignAccountRow {
+  accountId: number;
+  username: string;
+  email: string | null;
+  state: ProgressState;
+  flaggedAt: Date;
+  noticeSentAt: Date | null;
+  noticeFailedAt: Date | null;
+  noticeAttempts: number;
+  noticeError: string | null;
+  preResetAt: Date | null;
+  linkSentAt: Date | null;
+  completedAt: Date | null;
+}
+
+const ACCOUNT_COLUMNS: Array<keyof CampaignAccountRow> = [
+  'accountId', 'username', 'email', 'state', 'flaggedAt', 'noticeSentAt', 'noticeFailedAt', 'noticeAttempts', 'noticeError',
+  'preResetAt', 'linkSentAt', 'completedAt',
+];
+
+function sumCounts(counts: StateCounts, states?: ProgressState[]): number {
+  return Object.entries(counts).reduce((sum, [state, n]) => (!states || states.includes(state as ProgressState) ? sum + n : sum), 0);
+}
+
+/**
+ * Campaign lifecycle: draft → running ⇄ paused → completed | cancelled. Every responder action is audited in the same
+ * transaction as its state change. A campaign completes when every flagged account has reset (see sweep); until then
+ * it stays running even when every notice has gone out, because the users have not acted yet.
+ */
+@Injectable()
+export class CampaignsService {
+  private readonly logger = new Logger(CampaignsService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly audit: AuditService,
+    private readonly progress: CampaignProgressService,
+    private readonly flagging: CampaignFlaggingService,
+    private readonly renderer: NoticeRendererService,
+    private readonly noticeQueues: NoticeQueueService,
+    @InjectQueue(QUEUES.campaigns) private readonly campaignsQueue: Queue<CampaignJob>,
+  ) {}
+
+  async create(input: CreateCampaignDto, actor: string): Promise<{ campaign: Campaign; preview: CampaignPreview }> {
+    const template = input.template ?? 'breach-notice';
+    if (!this.renderer.templateExists(template)) throw new BadRequestException(`no notice template "${template}" in templates/mail`);
+    if (input.scope === 'usernames' && !input.usernames?.length) throw new BadRequestException('scope "usernames" needs a list of usernames');
+    if (input.scope === 'org_unit' && !input.orgUnit) throw new BadRequestException('scope "org_unit" needs an org unit');
+    if (input.scope !== 'usernames' && input.usernames) throw new BadRequestException('usernames are only accepted with scope "usernames"');
+    if (input.scope !== 'org_unit' && input.orgUnit) throw new BadRequestException('orgUnit is only accepted with scope "org_unit"');
+    const problems = [...findLinks('incidentRef', input.incidentRef), ...findLinks('reason', input.reason)];
+    if (problems.length) throw new BadRequestException(`notices must contain no link; remove: ${describeProblems(problems)}`);
+    const usernames = [...new Set((input.usernames ?? []).map((u) => u.trim().toLowerCase()).filter(Boolean))];
+
+    const campaign = await this.prisma.$transaction(
+      async (tx) => {
+        const created = await tx.campaign.create({
+          data: {
+            name: input.name,
+            incidentRef: input.incidentRef,
+            reason: input.reason,
+            scope: input.scope,
+            scopeOrgUnit: input.orgUnit ?? null,
+            noticeRate: input.noticeRate ?? 50,
+            linkTtlMinutes: input.linkTtlMinutes ?? 30,
+            template,
+            phrase: newCampaignPhrase(),
+            createdBy: actor,
+          },
+        });
+        for (let i = 0; i < usernames.length; i += USERNAME_CHUNK) {
+          await tx.$executeRaw(Prisma.sql`
+            INSERT INTO campaign_scope_usernames (campaign_id, username)
+            SELECT ${created.id}, u FROM unnest(${usernames.slice(i, i + USERNAME_CHUNK)}::text[]) AS u
+            ON CONFLICT DO NOTHING`);
+        }
+        await this.audit.record(tx, {
+          actor,
+          action: 'campaign.create',
+          campaignId: created.id,
+          details: {
+            name: created.name,
+            incidentRef: created.incidentRef,
+            scope: created.scope,
+            orgUnit: created.scopeOrgUnit,
+            usernames: usernames.length || undefined,
+            noticeRate: created.noticeRate,
+            linkTtlMinutes: created.linkTtlMinutes,
+            template,
+          },
+        });
+        return created;
+      },
+      { maxWait: 10_000, timeout: 120_000 },
+    );
+    return { campaign, preview: await this.preview(campaign.id) };
+  }
+
+  async find(id: number): Promise<Campaign> {
+    const campaign = await this.prisma.campaign.findUnique({ where: { id } });
+    if (!campaign) throw new NotFoundException(`no campaign ${id}`);
+    return campaign;
+  }
+
+  list(): Promise<Campaign[]> {
+    return this.prisma.campaign.findMany({ orderBy: { id: 'desc' }, take: 500 });
+  }
+
+  async get(id: number): Promise<Campaign & { progress: CampaignProgress }> {
+    return { ...(await this.find(id)), progress: await this.progressOf(id) };
+  }
+
+  /** What launching would do: accounts in scope, how many lack a verified email, a sample notice and the link check. */
+  async preview(id: number): Promise<CampaignPreview> {
+    const campaign = await this.find(id);
+    const scope = scopeCondition(campaign);
+    const [counts] = await this.prisma.$queryRaw<{ n: number; unverified: number }[]>(Prisma.sql`
+      SELECT count(*)::int AS n,
+             count(*) FILTER (WHERE a.email IS NULL OR a.email = '' OR NOT a.email_verified)::int AS unverified
+      FROM accounts a WHERE ${scope}`);
+    const [first] = await this.prisma.$queryRaw<NoticeRecipient[]>(Prisma.sql`
+      SELECT a.id, a.username, a.display_name AS "displayName", a.locale FROM accounts a WHERE ${scope} ORDER BY a.id LIMIT 1`);
+    const { sample, problems } = this.renderer.checkTemplate(campaign, first);
+    const preview: CampaignPreview = {
+      toFlag: counts.n,
+      withoutVerifiedEmail: counts.unverified,
+      notice: { subject: sample.subject, text: sample.text, html: sample.html },
+      linkCheck: { ok: problems.length === 0, problems },
+    };
+    if (campaign.scope === 'usernames') {
+      const missing = Prisma.sql`FROM campaign_scope_usernames s WHERE s.campaign_id = ${id}
+        AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.username = s.username)`;
+      const [{ n }] = await this.prisma.$queryRaw<{ n: number }[]>(Prisma.sql`SELECT count(*)::int AS n ${missing}`);
+      const rows = await this.prisma.$queryRaw<{ username: string }[]>(Prisma.sql`SELECT s.username ${missing} ORDER BY s.username LIMIT 100`);
+      preview.usernamesNotFound = { count: n, sample: rows.map((r) => r.username) };
+    }
+    return preview;
+  }
+
+  private async lock(tx: Tx, id: number): Promise<Campaign> {
+    const rows = await tx.$queryRaw<{ id: number }[]>(Prisma.sql`SELECT id FROM campaigns WHERE id = ${id} FOR UPDATE`);
+    if (!rows.length) throw new NotFoundException(`no campaign ${id}`);
+    return tx.campaign.findUniqueOrThrow({ where: { id } });
+  }
+
+  /** Queue state follows the database; if Redis is unreachable now, the workers' sweep catches up later. */
+  private async syncQueues(campaign: Campaign, jobs: Array<'launch' | 'feed'> = []): Promise<void> {
+    try {
+      await this.noticeQueues.applyState(campaign);
+      const options = { removeOnComplete: true, removeOnFail: true };
+      if (jobs.includes('launch') && !campaign.flaggingDoneAt) {
+        await this.campaignsQueue.add(JOBS.launchCampaign, { campaignId: campaign.id }, { ...options, jobId: launchJobId(campaign.id) });
+      }
+      if (jobs.includes('feed')) {
+        await this.campaignsQueue.add(JOBS.feedNotices, { campaignId: campaign.id }, { ...options, jobId: feedJobId(campaign.id) });
+      }
+    } catch (err) {
+      this.logger.warn(`campaign ${campaign.id}: queue update deferred to the next sweep: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Starts flagging and notices. Idempotent: launching a running or paused campaign again flags nobody twice and only
+   * restarts flagging that was interrupted.
+   */
+  async launch(id: number, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
+    const draft = await this.find(id);
+    if (draft.status === 'draft') {
+      const { problems } = this.renderer.checkTemplate(draft);
+      if (problems.length) {
+        throw new UnprocessableEntityException({ message: `the notice template fails the link check: ${describeProblems(problems)}`, problems });
+      }
+    }
+    const campaign = await this.prisma.$transaction(async (tx) => {
+      const current = await this.lock(tx, id);
+      if (current.status === 'completed' || current.status === 'cancelled') throw new ConflictException(`campaign ${id} is ${current.status}`);
+      if (current.status !== 'draft') {
+        await this.audit.record(tx, { actor, action: 'campaign.launch', campaignId: id, details: { alreadyLaunched: true, status: current.status } });
+        return current;
+      }
+      const [{ n }] = await tx.$queryRaw<{ n: number }[]>(
+        Prisma.sql`SELECT count(*)::int AS n FROM accounts a WHERE ${scopeCondition(current)}`,
+      );
+      if (!n) throw new BadRequestException(`campaign ${id}'s scope matches no accounts`);
+      const launched = await tx.campaign.update({ where: { id }, data: { status: 'running', launchedAt: new Date() } });
+      await this.audit.record(tx, { actor, action: 'campaign.launch', campaignId: id, details: { accountsInScope: n, noticeRate: launched.noticeRate } });
+      return launched;
+    });
+    await this.syncQueues(campaign, ['launch', 'feed']);
+    return this.get(id);
+  }
+
+  private async transition(
+    id: number,
+    actor: string,
+    action: string,
+    from: CampaignStatus[],
+    change: (current: Campaign) => Prisma.CampaignUpdateInput,
+    details: Record<string, unknown> = {},
+  ): Promise<Campaign> {
+    return this.prisma.$transaction(async (tx) => {
+      const current = await this.lock(tx, id);
+      if (!from.includes(current.status)) throw new ConflictException(`campaign ${id} is ${current.status}; ${action.split('.')[1]} needs ${from.join(' or ')}`);
+      const updated = await tx.campaign.update({ where: { id }, data: change(current) });
+      const counts = await this.progress.counts(id, tx);
+      await this.audit.record(tx, { actor, action, campaignId: id, details: { from: current.status, ...details, counts } });
+      return updated;
+    });
+  }
+
+  /** Stops sending at once: no new notice starts after this returns (a send already talking to the server finishes). */
+  async pause(id: number, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
+    const campaign = await this.transition(id, actor, 'campaign.pause', ['running'], () => ({ status: 'paused' }));
+    await this.syncQueues(campaign);
+    return this.get(id);
+  }
+
+  async resume(id: number, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
+    const campaign = await this.transition(id, actor, 'campaign.resume', ['paused'], () => ({ status: 'running' }));
+    await this.syncQueues(campaign, ['launch', 'feed']);
+    return this.get(id);
+  }
+
+  async setRate(id: number, noticeRate: number, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
+    const campaign = await this.transition(id, actor, 'campaign.rate', ['draft', 'running', 'paused'], () => ({ noticeRate }), { noticeRate });
+    if (campaign.status !== 'draft') await this.syncQueues(campaign, ['feed']);
+    return this.get(id);
+  }
+
+  /**
+   * Stops sending, moves every open account to `cancelled` and, with clearMustReset, lifts must-reset from accounts
+   * that have not reset and revokes their unused links. Running it again on a cancelled campaign finishes an
+   * interrupted cancellation (or clears must-reset later).
+   */
+  async cancel(id: number, clearMustReset: boolean, actor: string) {
+    await this.transition(id, actor, 'campaign.cancel', ['draft', 'running', 'paused', 'cancelled'], (c) => ({
+      status: 'cancelled',
+      cancelledAt: c.cancelledAt ?? new Date(),
+    }), { clearMustReset });
+    await this.discardQueue(id);
+    const result = await this.flagging.unflag(id, clearMustReset);
+    await this.audit.recordNow({ actor, action: 'campaign.cancelled', campaignId: id, details: { ...result, clearMustReset } });
+    return { ...(await this.get(id)), ...result };
+  }
+
+  private async discardQueue(id: number): Promise<void> {
+    try {
+      await this.noticeQueues.discard(id);
+    } catch (err) {
+      this.logger.warn(`campaign ${id}: could not remove its notice queue yet: ${(err as Error).message}`);
+    }
+  }
+
+  async progressOf(id: number): Promise<CampaignProgress> {
+    const campaign = await this.find(id);
+    const counts = await this.progress.counts(id);
+    return {
+      id,
+      status: campaign.status,
+      noticeRate: campaign.noticeRate,
+      flaggingDone: campaign.flaggingDoneAt !== null,
+      total: sumCounts(counts),
+      open: sumCounts(counts, OPEN_STATES),
+      counts,
+    };
+  }
+
+  private async accountRows(id: number, state: ProgressState | undefined, after: number, limit: number): Promise<CampaignAccountRow[]> {
+    return this.prisma.$queryRaw<CampaignAccountRow[]>(Prisma.sql`
+      SELECT ca.account_id AS "accountId", a.username, a.email, ca.state, ca.flagged_at AS "flaggedAt",
+             ca.notice_sent_at AS "noticeSentAt", ca.notice_failed_at AS "noticeFailedAt", ca.notice_attempts AS "noticeAttempts",
+             ca.notice_error AS "noticeError", ca.pre_reset_at AS "preResetAt", ca.link_sent_at AS "linkSentAt",
+             ca.completed_at AS "completedAt"
+      FROM campaign_accounts ca JOIN accounts a ON a.id = ca.account_id
+      WHERE ca.campaign_id = ${id} ${state ? Prisma.sql`AND ca.state = ${state}::"ProgressState"` : Prisma.empty}
+        AND ca.account_id > ${after}
+      ORDER BY ca.account_id LIMIT ${limit}`);
+  }
+
+  async accountsPage(id: number, query: ListCampaignAccountsQuery): Promise<{ items: CampaignAccountRow[]; nextAfter: number | null }> {
+    await this.find(id);
+    const limit = query.limit ?? 100;
+    const items = await this.accountRows(id, query.state, query.after ?? 0, limit);
+    return { items, nextAfter: items.length === limit ? items[items.length - 1].accountId : null };
+  }
+
+  /** Every matching account as CSV, streamed page by page (formula-looking cells neutralised by csvRow). */
+  async accountsCsv(id: number, query: ListCampaignAccountsQuery): Promise<StreamableFile> {
+    await this.find(id);
+    const rows = (after: number) => this.accountRows(id, query.state, after, CSV_PAGE);
+    async function* lines(): AsyncGenerator<string> {
+      yield csvRow(ACCOUNT_COLUMNS);
+      let after = query.after ?? 0;
+      for (;;) {
+        const page = await rows(after);
+        for (const row of page) yield csvRow(ACCOUNT_COLUMNS.map((c) => row[c]));
+        if (page.length < CSV_PAGE) return;
+        after = page[page.length - 1].accountId;
+      }
+    }
+    return new StreamableFile(Readable.from(lines()), {
+      type: 'text/csv; charset=utf-8',
+      disposition: `attachment; filename="campaign-${id}-accounts${query.state ? `-${query.state}` : ''}.csv"`,
+    });
+  }
+
+  /** Queues every failed notice again (accounts whose address is now verified); the throttle still applies. */
+  async retryFailed(id: number, actor: string): Promise<{ requeued: number; withoutVerifiedEmail: number }> {
+    const campaign = await this.find(id);
+    if (campaign.status !== 'running' && campaign.status !== 'paused') throw new ConflictException(`campaign ${id} is ${campaign.status}; retry needs running or paused`);
+    const result = await this.noticeQueues.requeueFailed(id);
+    await this.audit.recordNow({ actor, action: 'notices.retry', campaignId: id, details: result });
+    return result;
+  }
+
+  /** Marks the campaign completed once flagging is done and no account is open any more; false when not yet. */
+  async completeIfDone(id: number): Promise<boolean> {
+    const completed = await this.prisma.$transaction(async (tx) => {
+      const current = await this.lock(tx, id);
+      if ((current.status !== 'running' && current.status !== 'paused') || !current.flaggingDoneAt) return false;
+      const counts = await this.progress.counts(id, tx);
+      if (sumCounts(counts, OPEN_STATES) > 0 || sumCounts(counts) === 0) return false;
+      await tx.campaign.update({ where: { id }, data: { status: 'completed', completedAt: new Date() } });
+      await this.audit.record(tx, { actor: 'system', action: 'campaign.completed', campaignId: id, details: { counts } });
+      return true;
+    });
+    if (completed) await this.discardQueue(id);
+    return completed;
+  }
+
+  /**
+   * Rebuilds queue state from the database: restarts interrupted flagging, tops up notice queues, restores rate limits
+   * and pause flags Redis may have lost, completes finished campaigns and finishes interrupted cancellations.
+   */
+  async sweep(): Promise<void> {
+    const active = await this.prisma.campaign.findMany({ where: { status: { in: ['running', 'paused'] } } });
+    for (const campaign of active) {
+      if (await this.completeIfDone(campaign.id)) continue;
+      await this.syncQueues(campaign, campaign.status === 'running' ? ['launch', 'feed'] : ['launch']);
+    }
+    const cancelling = await this.prisma.$queryRaw<{ id: number }[]>(Prisma.sql`
+      SELECT c.id FROM campaigns c WHERE c.status = 'cancelled' AND EXISTS (
+        SELECT 1 FROM campaign_state_counts s WHERE s.campaign_id = c.id AND s.state::text = ANY(${OPEN_STATES}::text[]) AND s.count > 0)`);
+    for (const { id } of cancelling) await this.flagging.unflag(id, false);
+  }
+}

@@ -1,0 +1,64 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import type { CampaignScope } from '../../generated/prisma/enums.js';
+
+export const MAX_NOTICE_RATE = 10_000;
+export const MAX_LINK_TTL_MINUTES = 24 * 60;
+/** A JSON body is limited to 64 KB; larger lists go through `resetctl campaign create --usernames FILE`. */
+export const MAX_USERNAMES_IN_BODY = 5_000;
+
+export class CreateCampaignDto {
+  @ApiProperty({ example: 'Credential stuffing, May' })
+  @IsString()
+  @Length(1, 200)
+  name: string;
+
+  @ApiProperty({ example: 'INC-4711', description: 'Incident reference, shown in the notice' })
+  @IsString()
+  @Length(1, 100)
+  incidentRef: string;
+
+  @ApiProperty({ description: 'Reason shown to users in the notice; must not contain anything a mail client turns into a link' })
+  @IsString()
+  @Length(1, 2000)
+  reason: string;
+
+  @ApiProperty({ enum: ['all', 'usernames', 'org_unit'] })
+  @IsIn(['all', 'usernames', 'org_unit'])
+  scope: CampaignScope;
+
+  @ApiPropertyOptional({ type: [String], description: 'With scope=usernames: the affected usernames (case-insensitive)' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_USERNAMES_IN_BODY)
+  @IsString({ each: true })
+  @Length(1, 320, { each: true })
+  usernames?: string[];
+
+  @ApiPropertyOptional({ description: 'With scope=org_unit: the org unit, matched exactly' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  orgUnit?: string;
+
+  @ApiPropertyOptional({ default: 50, description: 'Notices per second, across all workers' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_NOTICE_RATE)
+  noticeRate?: number;
+
+  @ApiPropertyOptional({ default: 30, description: 'Lifetime of the reset links users ask for, in minutes (at most 24 h)' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_LINK_TTL_MINUTES)
+  linkTtlMinutes?: number;
+
+  @ApiPropertyOptional({ default: 'breach-notice', description: 'Mail template under templates/mail' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z0-9-]{1,64}$/)
+  template?: string;
+}

@@ -1,0 +1,150 @@
+import { Injectable } from '@nestjs/common';
+import type { Campaign } from '../generated/prisma/client.js';
+import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
+import { roleAllowed } from '../operators/roles.decorator.js';
+import { TemplatesService } from '../templates/templates.service.js';
+import { completionChartSvg } from './completion-chart.js';
+import { DashboardService, PENDING_PAGE, type RevisitAlert } from './dashboard.service.js';
+import { type Funnel, formatCount, formatDuration } from './funnel.js';
+
+const STATUS_LABELS: Record<string, string> = {
+  draft: 'Draft',
+  running: 'Running',
+  paused: 'Paused',
+  completed: 'Completed',
+  cancelled: 'Cancelled',
+};
+
+const STATE_LABELS: Record<string, string> = {
+  flagged: 'Flagged',
+  notice_sent: 'Notice sent',
+  notice_failed: 'Notice failed',
+  pre_reset: 'On pre-reset page',
+  link_sent: 'Link sent',
+};
+
+function when(at: Date | null | undefined): string {
+  return at ? `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
+}
+
+/** The numbers the page shows and the live refresh replaces, already formatted. */
+export interface LiveNumbers {
+  status: string;
+  statusLabel: string;
+  live: boolean;
+  updatedAt: string;
+  affected: string;
+  completed: string;
+  pending: string;
+  cancelled: string;
+  completionPercent: string;
+  median: string;
+  p90: string;
+  funnel: Array<{ key: string; label: string; count: string; percent: string; width: number }>;
+  chartSvg: string;
+}
+
+/** Builds the dashboard's pages and live JSON from DashboardService data; templates stay free of logic. */
+@Injectable()
+export class DashboardViewService {
+  constructor(
+    private readonly dashboard: DashboardService,
+    private readonly templates: TemplatesService,
+  ) {}
+
+  private chrome(operator: AuthenticatedOperator, alerts: RevisitAlert[]) {
+    return {
+      operator: { username: operator.username, role: operator.role },
+      csrfToken: operator.session?.csrfToken,
+      responderTools: roleAllowed(operator.role, ['responder']),
+      alerts: alerts.map((a) => {
+        const d = (a.details ?? {}) as Record<string, unknown>;
+        return { at: when(a.at), secretId: d.secretId, target: d.username ?? d.externalRef ?? '—', createdBy: d.createdBy, details: JSON.stringify(a.details) };
+      }),
+    };
+  }
+
+  async indexPage(operator: AuthenticatedOperator): Promise<string> {
+    const [campaigns, alerts] = await Promise.all([this.dashboard.listCampaigns(), this.dashboard.revisitAlerts(operator)]);
+    return this.templates.renderPage('dashboard', {
+      title: 'Campaigns · Reset dashboard',
+      ...this.chrome(operator, alerts),
+      campaigns: campaigns.map(({ campaign, funnel }) => ({
+        id: campaign.id,
+        name: campaign.name,
+        incidentRef: campaign.incidentRef,
+        status: campaign.status,
+        statusLabel: STATUS_LABELS[campaign.status],
+        launchedAt: when(campaign.launchedAt),
+        affected: formatCount(funnel.affected),
+        completed: formatCount(funnel.completed),
+        completionPercent: `${funnel.completionPercent.toFixed(1)}%`,
+        width: funnel.completionPercent,
+      })),
+    });
+  }
+
+  async liveNumbers(campaign: Campaign, funnel: Funnel): Promise<LiveNumbers> {
+    const aggregates = await this.dashboard.campaignAggregates(campaign);
+    return {
+      status: campaign.status,
+      statusLabel: STATUS_LABELS[campaign.status],
+      live: campaign.status === 'running' || campaign.status === 'paused' || campaign.status === 'draft',
+      updatedAt: new Date().toISOString().slice(11, 19) + ' UTC',
+      affected: formatCount(funnel.affected),
+      completed: formatCount(funnel.completed),
+      pending: formatCount(funnel.pending),
+      cancelled: formatCount(funnel.cancelled),
+      completionPercent: `${funnel.completionPercent.toFixed(1)}%`,
+      median: formatDuration(aggregates.medianSeconds),
+      p90: formatDuration(aggregates.p90Seconds),
+      funnel: funnel.steps.map((s) => ({ key: s.key, label: s.label, count: formatCount(s.count), percent: `${s.percent.toFixed(1)}%`, width: s.percent })),
+      chartSvg: completionChartSvg(aggregates.curve, funnel.affected, aggregates.start, aggregates.end),
+    };
+  }
+
+  async live(id: number): Promise<LiveNumbers> {
+    const { campaign, funnel } = await this.dashboard.campaign(id);
+    return this.liveNumbers(campaign, funnel);
+  }
+
+  async campaignPage(operator: AuthenticatedOperator, id: number, after: number): Promise<string> {
+    const { campaign, funnel } = await this.dashboard.campaign(id);
+    const [numbers, aggregates, pending, failures, alerts] = await Promise.all([
+      this.liveNumbers(campaign, funnel),
+      this.dashboard.campaignAggregates(campaign),
+      this.dashboard.pending(id, after, PENDING_PAGE + 1),
+      this.dashboard.noticeFailures(id),
+      this.dashboard.revisitAlerts(operator),
+    ]);
+    const page = pending.slice(0, PENDING_PAGE);
+    return this.templates.renderPage('dashboard-campaign', {
+      title: `${campaign.name} · Reset dashboard`,
+      ...this.chrome(operator, alerts),
+      campaign: {
+        id: campaign.id,
+        name: campaign.name,
+        incidentRef: campaign.incidentRef,
+        reason: campaign.reason,
+        launchedAt: when(campaign.launchedAt),
+        createdAt: when(campaign.createdAt),
+        noticeRate: campaign.noticeRate,
+      },
+      n: numbers,
+      chartSvg: numbers.chartSvg,
+      orgUnits: aggregates.orgUnits.map((u) => ({
+        ...u,
+        total: formatCount(u.total),
+        completed: formatCount(u.completed),
+        percentText: `${u.percent.toFixed(1)}%`,
+      })),
+      moreOrgUnits: aggregates.orgUnitCount > aggregates.orgUnits.length ? formatCount(aggregates.orgUnitCount - aggregates.orgUnits.length) : null,
+      failures: failures.map((f) => ({ ...f, noticeFailedAt: when(f.noticeFailedAt) })),
+      failuresTotal: formatCount(Number(funnel.steps.find((s) => s.key === 'notice_failed')?.count ?? 0)),
+      moreFailures: failures.length < (funnel.steps.find((s) => s.key === 'notice_failed')?.count ?? 0),
+      pending: page.map((p) => ({ ...p, stateLabel: STATE_LABELS[p.state] ?? p.state, flaggedAt: when(p.flaggedAt) })),
+      pendingFirstPage: after === 0,
+      pendingNext: pending.length > PENDING_PAGE ? page[page.length - 1].accountId : null,
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { type Job, Worker } from 'bullmq';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import { PrismaService } from '../../prisma/prisma.service.js';
+import { type SendNoticeJob, noticeQueueName } from '../../queues/queue-names.js';
+import { redisConnectionOptions } from '../../queues/queues.module.js';
+import { sendSlotsFor } from './notice-rate.js';
+import { NoticeRendererService } from './notice-renderer.service.js';
+import { type NoticeOutcome, NoticeSenderService } from './notice-sender.service.js';
+
+const WARM_UP_MS = 500;
+
+/**
+ * One BullMQ worker per running or paused campaign in this process; the campaign queue's global rate limit holds
+ * across every worker process. Started, resized and stopped from the campaign rows at boot, on every sweep and
+ * whenever a campaign job runs here.
+ */
+@Injectable()
+export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(NoticeWorkersService.name);
+  private readonly workers = new Map<number, { worker: Worker<SendNoticeJob>; startedAt: number }>();
+  private timer?: NodeJS.Timeout;
+  private reconciling?: Promise<void>;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sender: NoticeSenderService,
+    private readonly renderer: NoticeRendererService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    void this.reconcile();
+    this.timer = setInterval(() => void this.reconcile(), this.config.campaigns.sweepIntervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  /** Processor: thin; the sender checks the database before doing anything. */
+  private process = (job: Job<SendNoticeJob>): Promise<NoticeOutcome> =>
+    this.sender.send(job.data.campaignId, job.data.accountId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+
+  private ensure(campaign: { id: number; noticeRate: number; template: string }): void {
+    const { noticeSendBudgetMs, noticeConcurrency } = this.config.campaigns;
+    const existing = this.workers.get(campaign.id);
+    // A new worker sends one notice at a time for its first half second, while its first connections open: the
+    // first sends are slow, and several slow sends finishing together would reach the server above the rate.
+    const slots = sendSlotsFor(campaign.noticeRate, noticeSendBudgetMs, noticeConcurrency);
+    const concurrency = existing && Date.now() - existing.startedAt >= WARM_UP_MS ? slots : 1;
+    if (existing) {
+      if (existing.worker.concurrency !== concurrency) existing.worker.concurrency = concurrency;
+      return;
+    }
+    const worker = new Worker<SendNoticeJob>(noticeQueueName(campaign.id), this.process, {
+      connection: redisConnectionOptions(this.config.redis.url),
+      prefix: this.config.redis.queuePrefix,
+      concurrency,
+      autorun: false,
+    });
+    worker.on('error', (err) => this.logger.warn(`notice worker for campaign ${campaign.id}: ${err.message}`));
+    this.workers.set(campaign.id, { worker, startedAt: Date.now() });
+    setTimeout(() => void this.reconcile(), WARM_UP_MS).unref();
+    void this.warmUp(slots, campaign.template)
+      .then(() => worker.run())
+      .catch((err: Error) => this.logger.warn(`notice worker for campaign ${campaign.id} stopped: ${err.message}`));
+  }
+
+  /**
+   * Opens the database connections and compiles the templates the first sends need. Otherwise the first sends of a
+   * campaign take much longer than the rest and arrive bunched, above the rate, at the receiving server.
+   */
+  private async warmUp(connections: number, template: string): Promise<void> {
+    await Promise.all(Array.from({ length: connections }, () => this.prisma.$transaction((tx) => tx.$queryRaw`SELECT 1`)));
+    if (this.renderer.templateExists(template)) this.renderer.previewTemplate(template);
+  }
+
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.startAndStop().finally(() => (this.reconciling = undefined));
+    return this.reconciling;
+  }
+
+  private async startAndStop(): Promise<void> {
+    try {
+      const active = await this.prisma.campaign.findMany({ where: { status: { in: ['running', 'paused'] } }, select: { id: true, noticeRate: true, template: true } });
+      const ids = new Set(active.map((c) => c.id));
+      for (const campaign of active) this.ensure(campaign);
+      for (const [id, { worker }] of this.workers) {
+        if (ids.has(id)) continue;
+        this.workers.delete(id);
+        await worker.close();
+      }
+    } catch (err) {
+      this.logger.warn(`could not reconcile notice workers: ${(err as Error).message}`);
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.reconciling;
+    await Promise.all([...this.workers.values()].map(({ worker }) => worker.close()));
+    this.workers.clear();
+  }
+}

@@ -1,0 +1,31 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { MailTransportService } from '../../mail/mail-transport.service.js';
+import { PrismaService } from '../../prisma/prisma.service.js';
+import { TemplatesService } from '../../templates/templates.service.js';
+
+/** "Your password was changed; if this was not you, contact security." No link, ever. */
+@Injectable()
+export class PasswordChangedMailService {
+  private readonly logger = new Logger(PasswordChangedMailService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly templates: TemplatesService,
+    private readonly mail: MailTransportService,
+  ) {}
+
+  async send(accountId: number): Promise<'sent' | 'no-address'> {
+    const account = await this.prisma.account.findUnique({ where: { id: accountId } });
+    if (!account?.email || !account.passwordChangedAt) return 'no-address';
+    const rendered = this.templates.renderMail('password-changed', account.locale, {
+      displayName: account.displayName ?? account.username,
+      username: account.username,
+      changedAt: account.passwordChangedAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
+    });
+    // Stable per change, so a retried job is dropped as a duplicate by the receiving side.
+    const messageId = `<password-changed-${accountId}-${account.passwordChangedAt.getTime()}@reset-orchestrator>`;
+    await this.mail.send({ to: account.email, ...rendered, messageId });
+    this.logger.log(`password-changed confirmation mailed to account ${accountId}`);
+    return 'sent';
+  }
+}

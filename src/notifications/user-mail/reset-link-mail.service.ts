@@ -1,0 +1,69 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AuditService } from '../../audit/audit.service.js';
+import { newOpaqueToken, sha256Hex } from '../../common/tokens.js';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import { MailTransportService } from '../../mail/mail-transport.service.js';
+import { PrismaService } from '../../prisma/prisma.service.js';
+import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
+import { TemplatesService } from '../../templates/templates.service.js';
+import { describeMinutes, linkTtlMinutes } from './reset-tokens.js';
+
+export type ResetLinkOutcome = 'sent' | 'not-eligible';
+
+/**
+ * Creates a reset token and mails its link. The token row, the revocation of older links and the campaign
+ * progress commit together before the mail goes out; a retried job simply issues a newer link that replaces it.
+ */
+@Injectable()
+export class ResetLinkMailService {
+  private readonly logger = new Logger(ResetLinkMailService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly progress: CampaignProgressService,
+    private readonly audit: AuditService,
+    private readonly templates: TemplatesService,
+    private readonly mail: MailTransportService,
+  ) {}
+
+  async send(accountId: number): Promise<ResetLinkOutcome> {
+    const token = newOpaqueToken();
+    const issued = await this.prisma.$transaction(async (tx) => {
+      const account = await tx.account.findUnique({ where: { id: accountId } });
+      // The database decides: a reset that completed (or a campaign cancelled) after the request sends nothing.
+      if (!account?.mustReset || !account.email || !account.emailVerified) return null;
+      const campaign = account.mustResetCampaignId ? await tx.campaign.findUnique({ where: { id: account.mustResetCampaignId } }) : null;
+      const ttl = linkTtlMinutes(campaign?.linkTtlMinutes);
+      const now = new Date();
+      await tx.resetToken.updateMany({ where: { accountId, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+      const row = await tx.resetToken.create({
+        data: { tokenHash: sha256Hex(token), accountId, campaignId: campaign?.id ?? null, createdAt: now, expiresAt: new Date(now.getTime() + ttl * 60_000) },
+      });
+      if (campaign) await this.progress.advance(tx, campaign.id, [accountId], 'link_sent');
+      await this.audit.record(tx, {
+        actor: `user:${account.username}`,
+        action: 'reset-link.issue',
+        campaignId: campaign?.id ?? null,
+        details: { accountId, tokenId: row.id, ttlMinutes: ttl },
+      });
+      return { account, campaign, ttl, tokenId: row.id };
+    });
+    if (!issued) {
+      this.logger.log(`reset link for account ${accountId} not sent: the account no longer needs one or has no verified email`);
+      return 'not-eligible';
+    }
+    const { account, campaign, ttl, tokenId } = issued;
+    const rendered = this.templates.renderMail('reset-link', account.locale, {
+      displayName: account.displayName ?? account.username,
+      username: account.username,
+      resetUrl: `${this.config.http.publicUrl}/reset/${token}`,
+      lifetime: describeMinutes(ttl),
+      phrase: campaign?.phrase,
+    });
+    await this.mail.send({ to: account.email!, ...rendered, messageId: `<reset-link-${tokenId}@reset-orchestrator>` });
+    this.logger.log(`reset link ${tokenId} mailed to account ${accountId}`);
+    return 'sent';
+  }
+}

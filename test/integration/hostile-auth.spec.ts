@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/common/tokens.js';
+import { OperatorsService } from '../../src/operators/operators.service.js';
+import { Browser, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
+import { SmtpSink } from '../support/smtp-sink.js';
+import { createTestApp, type TestApp } from '../support/test-app.js';
+
+const ATTEMPTS = 1000;
+
+/** Posts the login form `n` times from one browser (one IP), returning the statuses in order. */
+async function hammer(browser: Browser, n: number, credentials: (i: number) => { username: string; password: string }): Promise<number[]> {
+  const csrf = csrfFrom((await browser.get('/login')).body);
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) statuses.push((await browser.post('/login', { ...credentials(i), _csrf: csrf })).status);
+  return statuses;
+}
+
+/** The statuses switch from `before` to `after` exactly once, after `limit` attempts, and stay there. */
+function expectSwitch(statuses: number[], limit: number, before: number, after: number): void {
+  expect(statuses.slice(0, limit)).toEqual(Array(limit).fill(before));
+  expect(new Set(statuses.slice(limit))).toEqual(new Set([after]));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+describe('hostile sign-in traffic', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t?.close());
+
+  it(`throttles ${ATTEMPTS} wrong passwords on one account, and keeps the right one out meanwhile`, async () => {
+    const victim = await seedAccount(t, { password: 'the victims real password' });
+    const statuses = await hammer(new Browser(t.baseUrl, '10.8.0.1'), ATTEMPTS, (i) => ({ username: victim.username, password: `guess number ${i}` }));
+    expectSwitch(statuses, t.config.limits.loginFailuresPerAccount, 401, 429);
+    expect((await new Browser(t.baseUrl, '10.8.0.2').login(victim.username, victim.password)).status).toBe(429);
+    expect(await t.prisma.session.count({ where: { accountId: victim.id } })).toBe(0);
+  });
+
+  it(`throttles ${ATTEMPTS} wrong passwords across accounts from one IP, and keeps everyone out from it meanwhile`, async () => {
+    const real = await seedAccount(t, { password: 'someone elses password' });
+    const usernames = [real.username, ...Array.from({ length: 9 }, (_, i) => `nobody${i}`)];
+    const statuses = await hammer(new Browser(t.baseUrl, '10.8.1.1'), ATTEMPTS, (i) => ({ username: `${usernames[i % 10]}${i >= 10 ? `-${i}` : ''}`, password: `spray ${i}` }));
+    expectSwitch(statuses, t.config.limits.loginFailuresPerIp, 401, 429);
+    const fresh = await seedAccount(t, { password: 'a fresh accounts password' });
+    expect((await new Browser(t.baseUrl, '10.8.1.1').login(fresh.username, fresh.password)).status).toBe(429);
+    expect((await new Browser(t.baseUrl, '10.8.1.2').login(fresh.username, fresh.password)).location).toBe('/account');
+  });
+
+  it(`throttles ${ATTEMPTS} wrong operator passwords, and keeps the operator out meanwhile`, async () => {
+    const { password } = await t.get(OperatorsService).create('targeted-op', 'admin', 'test');
+    const form = await fetch(`${t.baseUrl}/operator/sign-in`);
+    const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
+    const attempt = async (pw: string) => {
+      const res = await fetch(`${t.baseUrl}/operator/sign-in`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, 'x-forwarded-for': '10.8.2.1' },
+        body: new URLSearchParams({ username: 'targeted-op', password: pw, _csrf: csrf }).toString(),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const statuses: number[] = [];
+    for (let i = 0; i < ATTEMPTS; i++) statuses.push(await attempt(`guess ${i}`));
+    const firstThrottled = statuses.indexOf(429);
+    expect(firstThrottled).toBeGreaterThan(0);
+    expect(firstThrottled).toBeLessThanOrEqual(10);
+    expectSwitch(statuses, firstThrottled, 401, 429);
+    expect(await attempt(password)).toBe(429);
+  });
+});
+
+describe('sign-in timing', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ LOGIN_FAILURES_PER_ACCOUNT: '100000', LOGIN_FAILURES_PER_IP: '100000' });
+  });
+  afterAll(() => t?.close());
+
+  it('answers a wrong username and a wrong password within 5 ms of each other at the median of 200 tries', async () => {
+    const known = await seedAccount(t, { password: 'a password nobody guesses' });
+    const browser = new Browser(t.baseUrl, '10.8.3.1');
+    const csrf = csrfFrom((await browser.get('/login')).body);
+    const timed = async (username: string) => {
+      const started = performance.now();
+      const reply = await browser.post('/login', { username, password: `wrong ${randomBytes(4).toString('hex')}`, _csrf: csrf });
+      expect(reply.status).toBe(401);
+      return performance.now() - started;
+    };
+    const kinds = [known.username, () => `ghost-${randomBytes(4).toString('hex')}`] as const;
+    const name = (k: 0 | 1) => (k === 0 ? kinds[0] : kinds[1]());
+    // A statistical check on a shared machine: interleaved, warmed up, and measured again if a round was disturbed.
+    let difference = Number.POSITIVE_INFINITY;
+    const rounds: string[] = [];
+    for (let round = 0; round < 3 && difference > 5; round++) {
+      for (let i = 0; i < 20; i++) await timed(name((i % 2) as 0 | 1));
+      const samples: [number[], number[]] = [[], []];
+      for (let i = 0; i < 200; i++) {
+        const order: Array<0 | 1> = Math.random() < 0.5 ? [0, 1] : [1, 0];
+        for (const k of order) samples[k].push(await timed(name(k)));
+      }
+      const [wrongPassword, wrongUsername] = samples.map(median);
+      difference = Math.abs(wrongPassword - wrongUsername);
+      rounds.push(`wrong password ${wrongPassword.toFixed(2)} ms, wrong username ${wrongUsername.toFixed(2)} ms`);
+    }
+    expect(difference, rounds.join('; ')).toBeLessThanOrEqual(5);
+  }, 180_000);
+});
+
+describe('used, expired and superseded links, and viewed secrets', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  let responder: string;
+
+  beforeAll(async () => {
+    sink = await new SmtpSink().start();
+    t = await createTestApp({ SMTP_URL: sink.url });
+    responder = await t.operatorToken('responder');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sink?.stop();
+  });
+
+  async function askForLink(browser: Browser, email: string, count: number): Promise<string> {
+    const page = await browser.get('/pre-reset');
+    expect((await browser.post('/pre-reset/send-link', { _csrf: csrfFrom(page.body) })).status).toBe(303);
+    await sink.waitFor(() => mailTo(sink, email, LINK_SUBJECT).length === count);
+    return resetTokenFrom(mailTo(sink, email, LINK_SUBJECT)[count - 1]);
+  }
+
+  const tryReset = async (browser: Browser, token: string, password: string) => {
+    const page = await browser.get(`/reset/${token}`);
+    const csrf = csrfFrom((await browser.get('/pre-reset')).body);
+    const post = await browser.post(`/reset/${token}`, { newPassword: password, confirmPassword: password, _csrf: csrf });
+    return { get: page.status, post: post.status };
+  };
+
+  it('never accepts a used, an expired or a superseded reset token again, even with a valid pre-reset session', async () => {
+    const campaign = await createCampaign(t);
+    const user = await seedAccount(t, { password: 'users first password' });
+    await flagAccounts(t, campaign.id, [user.id]);
+    const browser = new Browser(t.baseUrl, '10.8.4.1');
+    expect((await browser.login(user.username, user.password)).location).toBe('/pre-reset');
+    const superseded = await askForLink(browser, user.email, 1);
+    const used = await askForLink(browser, user.email, 2);
+    expect(await tryReset(browser, superseded, 'amber wolves climb quietly')).toEqual({ get: 410, post: 410 });
+
+    const form = await browser.get(`/reset/${used}`);
+    const first = 'seven lanterns over the bay';
+    expect((await browser.post(`/reset/${used}`, { newPassword: first, confirmPassword: first, _csrf: csrfFrom(form.body) })).status).toBe(303);
+
+    // Flagged again by a later campaign: a fresh pre-reset session, yet the old links stay dead.
+    await flagAccounts(t, (await createCampaign(t)).id, [user.id]);
+    const again = new Browser(t.baseUrl, '10.8.4.2');
+    expect((await again.login(user.username, first)).location).toBe('/pre-reset');
+    for (const token of [used, superseded]) expect(await tryReset(again, token, 'crimson herons wade slowly')).toEqual({ get: 410, post: 410 });
+    const fresh = await askForLink(again, user.email, 3);
+    await t.prisma.resetToken.update({ where: { tokenHash: sha256Hex(fresh) }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect(await tryReset(again, fresh, 'crimson herons wade slowly')).toEqual({ get: 410, post: 410 });
+
+    expect((await new Browser(t.baseUrl, '10.8.4.3').login(user.username, first)).location).toBe('/pre-reset');
+    expect(await t.prisma.resetToken.count({ where: { accountId: user.id, usedAt: { not: null } } })).toBe(1);
+  });
+
+  it('never shows a viewed one-time secret again, and shows a superseded one never', async () => {
+    const user = await seedAccount(t, { password: 'temp users password' });
+    const issue = async () => {
+      const res = await fetch(`${t.baseUrl}/api/accounts/${user.username}/temporary-password`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${responder}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { url: string }).url.replace(/^https?:\/\/[^/]+/, t.baseUrl);
+    };
+    const formTokens = new Map<string, string | undefined>();
+    const reveal = async (url: string) => {
+      if (!formTokens.has(url)) formTokens.set(url, ((await (await fetch(url, { headers: { accept: 'application/json' } })).json()) as { csrf?: string }).csrf);
+      const csrf = formTokens.get(url);
+      const res = await fetch(`${url}/reveal`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ csrf }) });
+      return { status: res.status, body: (await res.json()) as { password?: string; status: string } };
+    };
+    const superseded = await issue();
+    const current = await issue();
+    expect((await reveal(superseded)).body.password).toBeUndefined();
+    const shown = await reveal(current);
+    expect(shown.status).toBe(200);
+    expect(shown.body.password).toBeTruthy();
+    // Even with the form token captured from the first visit.
+    for (let i = 0; i < 3; i++) {
+      const again = await reveal(current);
+      expect(again.status).toBe(410);
+      expect(again.body.status).toBe('viewed');
+      expect(again.body.password).toBeUndefined();
+      expect(JSON.stringify(again.body)).not.toContain(shown.body.password!);
+      const html = await (await fetch(current)).text();
+      expect(html).not.toContain(shown.body.password!);
+    }
+  });
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/app-config.js';
+import { NoticeRendererService } from '../../src/notifications/notices/notice-renderer.service.js';
+import { sendSlotsFor } from '../../src/notifications/notices/notice-rate.js';
+import { TemplatesService } from '../../src/templates/templates.service.js';
+
+const campaign = { id: 7, incidentRef: 'INC-7', reason: 'Passwords may have leaked.', phrase: 'amber falcon', template: 'breach-notice' };
+const config = loadConfig({ NODE_ENV: 'test', MAIL_FROM: 'Security <security@corp.example>' });
+
+describe('NoticeRendererService', () => {
+  const renderer = new NoticeRendererService(new TemplatesService(), config);
+
+  it('renders the shipped template link-free for every locale, with hostile account data neutralised', () => {
+    for (const locale of ['en', 'de', 'fr-CA']) {
+      const notice = renderer.render(campaign, { id: 3, username: 'bob@evil.example', displayName: 'Bob http://evil.example', locale });
+      expect(notice.problems).toEqual([]);
+      expect(notice.text).toContain('amber falcon');
+      expect(notice.text).toContain('Bob http[:]//evil[.]example');
+      expect(notice.html).not.toMatch(/<a\b|href/i);
+      expect(notice.messageId).toMatch(/^<reset-notice-7-3\.[0-9a-f]+@corp\.example>$/);
+    }
+    expect(renderer.previewTemplate('breach-notice').problems).toEqual([]);
+  });
+
+  it('rejects a template that carries a link, naming the offending text', () => {
+    const templates = { mailExists: () => true, renderMail: () => ({ subject: 'Notice', text: 'Reset at www.corp.example/reset', html: '<p>ok</p>' }) };
+    const bad = new NoticeRendererService(templates as unknown as TemplatesService, config);
+    const { problems } = bad.checkTemplate(campaign);
+    expect(problems).toEqual([expect.objectContaining({ part: 'text', text: 'www.corp.example/reset' }), expect.anything()]);
+  });
+
+  it('sends only as many notices at once as the rate needs', () => {
+    expect(sendSlotsFor(50, 100, 10)).toBe(5);
+    expect(sendSlotsFor(1, 40, 10)).toBe(1);
+    expect(sendSlotsFor(5000, 40, 10)).toBe(10);
+  });
+});
