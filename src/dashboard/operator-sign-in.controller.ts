@@ -13,7 +13,8 @@ const SIGN_IN_CSRF_COOKIE = 'ro_operator_sign_in';
 
 /** Only local paths of the operator side, never another origin (`//host`, `/\host`). */
 function safeNext(next: string | undefined): string {
-  return next && /^\/(dashboard|admin\/queues|api\/docs)(?:[/?#]|$)/.test(next) && !/[\\\s]/.test(next) ? next : '/dashboard';
+  const allowed = next && /^\/(dashboard|admin\/queues|api\/docs)(?:[/?#]|$)/.test(next) && !/[\\\s]|\/\/|(^|\/)\.\.?(\/|$|[?#])/.test(next);
+  return allowed ? next : '/dashboard';
 }
 
 @ApiExcludeController()

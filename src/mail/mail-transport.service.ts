@@ -46,6 +46,9 @@ export class MailTransportService implements OnModuleDestroy {
         pool: true,
         maxConnections: config.mail.poolSize,
         maxMessages: Infinity,
+        // A message whose connection dropped may already have been accepted; the queue's retry, which checks
+        // the database first, decides whether to send again, not the pool on its own.
+        maxRequeues: 0,
         host: url.hostname,
         port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
         secure: url.protocol === 'smtps:',

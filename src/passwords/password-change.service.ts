@@ -88,7 +88,7 @@ export class PasswordChangeService {
           SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
       await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
       await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
-      if (campaignId) await this.progress.advance(tx, campaignId, [account.id], 'completed');
+      await this.progress.completeAccount(tx, account.id);
       await this.audit.record(tx, {
         actor: input.actor,
         action: input.action,

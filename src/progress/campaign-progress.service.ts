@@ -77,6 +77,21 @@ export class CampaignProgressService {
     return rows.map((r) => r.account_id);
   }
 
+  /**
+   * Marks an account completed in every campaign that still has it open: a new password answers all of them,
+   * including an older campaign that overlapped the one now flagging the account.
+   */
+  async completeAccount(tx: Tx, accountId: number): Promise<number[]> {
+    const open = await tx.$queryRaw<{ campaign_id: number }[]>(Prisma.sql`
+      SELECT campaign_id FROM campaign_accounts
+      WHERE account_id = ${accountId} AND state = ANY(${ALLOWED_FROM.completed as string[]}::"ProgressState"[])`);
+    const completed: number[] = [];
+    for (const { campaign_id } of open) {
+      if ((await this.advance(tx, campaign_id, [accountId], 'completed')).length) completed.push(campaign_id);
+    }
+    return completed;
+  }
+
   /** The per-state counts, read from the counter rows (O(1) in the campaign's size). */
   async counts(campaignId: number, tx: Tx = this.prisma): Promise<StateCounts> {
     const rows = await tx.campaignStateCount.findMany({ where: { campaignId } });

@@ -1,16 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, MaxLength, Min } from 'class-validator';
+import { PageSizeQuery } from '../../common/dto/page-size.query.js';
 
-export class AuditQueryDto {
-  @ApiPropertyOptional({ description: 'entries per page (JSON only)', default: 100, minimum: 1, maximum: 1000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
-
+export class AuditQueryDto extends PageSizeQuery {
   @ApiPropertyOptional({ description: 'page cursor: return entries with an id below this (from nextBefore)' })
   @IsOptional()
   @Type(() => Number)

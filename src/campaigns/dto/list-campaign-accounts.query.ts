@@ -1,10 +1,11 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
+import { PageSizeQuery } from '../../common/dto/page-size.query.js';
 import type { ProgressState } from '../../generated/prisma/enums.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
 
-export class ListCampaignAccountsQuery {
+export class ListCampaignAccountsQuery extends PageSizeQuery {
   @ApiPropertyOptional({ enum: PROGRESS_STATES })
   @IsOptional()
   @IsIn(PROGRESS_STATES as string[])
@@ -16,12 +17,4 @@ export class ListCampaignAccountsQuery {
   @IsInt()
   @Min(0)
   after?: number;
-
-  @ApiPropertyOptional({ default: 100, maximum: 1000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
 }

@@ -45,7 +45,9 @@ export class NoticeSenderService {
    * `finalAttempt` turns a transient failure into notice_failed instead of another retry.
    */
   async send(campaignId: number, accountId: number, finalAttempt: boolean): Promise<NoticeOutcome> {
-    const outcome = await this.prisma.$transaction(
+    let delivered = false;
+    const outcome = await this.prisma
+      .$transaction(
       async (tx): Promise<NoticeOutcome | { transient: string }> => {
         const [row] = await tx.$queryRaw<NoticeRow[]>(Prisma.sql`
           SELECT ca.state, c.status, c.incident_ref, c.reason, c.phrase, c.template,
@@ -64,6 +66,7 @@ export class NoticeSenderService {
         if (notice.problems.length) return this.fail(tx, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`);
         try {
           await this.mail.send({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
+          delivered = true;
         } catch (err) {
           const failure = classifySmtpError(err);
           if (failure.permanent || finalAttempt) return this.fail(tx, campaignId, accountId, failure.reply);
@@ -73,9 +76,28 @@ export class NoticeSenderService {
         return 'sent';
       },
       { maxWait: 10_000, timeout: 120_000 },
-    );
+      )
+      .catch(async (err: unknown) => {
+        // The server accepted the notice but the database lost the transaction (a restart, a dropped
+        // connection): record the send once it is back instead of letting a retry mail the user again.
+        if (!delivered) throw err;
+        await this.recordDelivered(campaignId, accountId);
+        return 'sent' as const;
+      });
     if (typeof outcome === 'object') throw new TransientNoticeError(outcome.transient);
     return outcome;
+  }
+
+  private async recordDelivered(campaignId: number, accountId: number): Promise<void> {
+    for (let attempt = 0, delayMs = 250; ; attempt++, delayMs = Math.min(delayMs * 2, 10_000)) {
+      try {
+        await this.prisma.$transaction((tx) => this.progress.advance(tx, campaignId, [accountId], 'notice_sent'));
+        return;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   private async fail(tx: Tx, campaignId: number, accountId: number, reply: string): Promise<NoticeOutcome> {

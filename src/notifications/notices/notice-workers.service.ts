@@ -56,6 +56,9 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
       prefix: this.config.redis.queuePrefix,
       concurrency,
       autorun: false,
+      // A killed worker's jobs go back to the queue after its lock lapses; live workers renew theirs meanwhile.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
     });
     worker.on('error', (err) => this.logger.warn(`notice worker for campaign ${campaign.id}: ${err.message}`));
     this.workers.set(campaign.id, { worker, startedAt: Date.now() });

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile } from 'node:fs/promises';
 import { expect } from 'vitest';
 import type { INestApplication } from '@nestjs/common';
 import { createHttpApp } from '../../../src/app.factory.js';
@@ -16,10 +15,6 @@ import { TEST_SERVER_URL } from '../../support/test-database.js';
 import { PrivatePostgres, PrivateRedis, WorkerProcess } from './processes.js';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function emailOf(i: number): string {
-  return accountRow(i).email!;
-}
 
 export interface FaultRunOptions {
   name: string;
@@ -268,7 +263,7 @@ export class FaultRun {
 }
 
 /** Sets up a run, launches, injects the fault, waits for the campaign to settle and returns its figures. */
-export async function runFault(options: FaultRunOptions, results?: string): Promise<FaultFigures & { problems?: string[] }> {
+export async function runFault(options: FaultRunOptions): Promise<FaultFigures & { problems?: string[] }> {
   const run = new FaultRun(options);
   try {
     await run.setUp();
@@ -276,9 +271,7 @@ export async function runFault(options: FaultRunOptions, results?: string): Prom
     await run.launch();
     await run.options.inject(run);
     await run.settle();
-    const figures = await run.figures(started);
-    if (results) await appendFile(results, `${JSON.stringify(figures)}\n`);
-    return figures;
+    return await run.figures(started);
   } catch (err) {
     (err as Error).message += `\n${run.workerOutput()}`;
     throw err;
