@@ -60,7 +60,7 @@ export class ForcedChangeService {
       if (err instanceof PasswordRejectedError) return this.page(session, err.failures);
       throw err;
     }
-    this.logger.log(`account ${session.accountId} replaced its temporary or expired password`);
+    this.logger.log(`account ${session.accountId} completed its forced change`);
     await this.sessions.forgetCaseFoldedPasswords(session.accountId);
     await this.userMail.confirmPasswordChanged(session.accountId);
     return { redirect: '/login?notice=password-changed', session: null, json: { changed: true } };

@@ -97,7 +97,7 @@ export class ResetService {
       if (err instanceof PasswordChangeAbortedError) return INVALID_LINK;
       throw err;
     }
-    this.logger.log(`account ${row.accountId} reset its password with link ${row.id}`);
+    this.logger.log(`account ${row.accountId} completed its reset with link ${row.id}`);
     await this.sessions.forgetCaseFoldedPasswords(session.accountId);
     await this.userMail.confirmPasswordChanged(row.accountId);
     return { redirect: '/login?notice=password-changed', session: null, json: { changed: true } };

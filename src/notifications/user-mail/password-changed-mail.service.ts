@@ -25,7 +25,7 @@ export class PasswordChangedMailService {
     // Stable per change, so a retried job is dropped as a duplicate by the receiving side.
     const messageId = `<password-changed-${accountId}-${account.passwordChangedAt.getTime()}@reset-orchestrator>`;
     await this.mail.send({ to: account.email, ...rendered, messageId });
-    this.logger.log(`password-changed confirmation mailed to account ${accountId}`);
+    this.logger.log(`change confirmation mailed to account ${accountId}`);
     return 'sent';
   }
 }

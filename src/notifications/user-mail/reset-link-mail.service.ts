@@ -48,13 +48,13 @@ export class ResetLinkMailService {
         campaignId: campaign?.id ?? null,
         details: { accountId, tokenId: row.id, ttlMinutes: ttl },
       });
-      return { account, campaign, ttl, tokenId: row.id };
+      return { account, campaign, ttl, linkId: row.id };
     });
     if (!issued) {
       this.logger.log(`reset link for account ${accountId} not sent: the account no longer needs one or has no verified email`);
       return 'not-eligible';
     }
-    const { account, campaign, ttl, tokenId } = issued;
+    const { account, campaign, ttl, linkId } = issued;
     const rendered = this.templates.renderMail('reset-link', account.locale, {
       displayName: account.displayName ?? account.username,
       username: account.username,
@@ -62,8 +62,8 @@ export class ResetLinkMailService {
       lifetime: describeMinutes(ttl),
       phrase: campaign?.phrase,
     });
-    await this.mail.send({ to: account.email!, ...rendered, messageId: `<reset-link-${tokenId}@reset-orchestrator>` });
-    this.logger.log(`reset link ${tokenId} mailed to account ${accountId}`);
+    await this.mail.send({ to: account.email!, ...rendered, messageId: `<reset-link-${linkId}@reset-orchestrator>` });
+    this.logger.log(`link ${linkId} mailed to account ${accountId}`);
     return 'sent';
   }
 }
