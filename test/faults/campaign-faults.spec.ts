@@ -137,7 +137,7 @@ describe('fault runs', () => {
     await record(figures);
     expect([...during.health]).toEqual([503]);
     expect([...during.api]).toEqual([503]);
-    expectSound(figures, 2 * SLOTS);
+    expectSound(figures);
     expect(figures.failed).toBe(0);
   });
 

@@ -45,41 +45,44 @@ export class NoticeSenderService {
    * `finalAttempt` turns a transient failure into notice_failed instead of another retry.
    */
   async send(campaignId: number, accountId: number, finalAttempt: boolean): Promise<NoticeOutcome> {
-    let delivered = false;
+    // The SMTP send is kept outside the transaction's promise: when the database connection dies, Prisma rejects the
+    // transaction at once, possibly while the send is still on the wire.
+    let sending: Promise<void> | undefined;
     const outcome = await this.prisma
       .$transaction(
-      async (tx): Promise<NoticeOutcome | { transient: string }> => {
-        const [row] = await tx.$queryRaw<NoticeRow[]>(Prisma.sql`
-          SELECT ca.state, c.status, c.incident_ref, c.reason, c.phrase, c.template,
-                 a.username, a.display_name, a.email, a.email_verified, a.locale
-          FROM campaign_accounts ca
-          JOIN campaigns c ON c.id = ca.campaign_id
-          JOIN accounts a ON a.id = ca.account_id
-          WHERE ca.campaign_id = ${campaignId} AND ca.account_id = ${accountId}
-          FOR UPDATE OF ca`);
-        if (!row || row.status !== 'running' || (row.state !== 'flagged' && row.state !== 'notice_failed')) return 'skipped';
-        if (!row.email || !row.email_verified) return this.fail(tx, campaignId, accountId, NO_VERIFIED_EMAIL);
-        const notice = this.renderer.render(
-          { id: campaignId, incidentRef: row.incident_ref, reason: row.reason, phrase: row.phrase, template: row.template },
-          { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
-        );
-        if (notice.problems.length) return this.fail(tx, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`);
-        try {
-          await this.mail.send({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
-          delivered = true;
-        } catch (err) {
-          const failure = classifySmtpError(err);
-          if (failure.permanent || finalAttempt) return this.fail(tx, campaignId, accountId, failure.reply);
-          return { transient: failure.reply };
-        }
-        await this.progress.advance(tx, campaignId, [accountId], 'notice_sent');
-        return 'sent';
-      },
-      { maxWait: 10_000, timeout: 120_000 },
+        async (tx): Promise<NoticeOutcome | { transient: string }> => {
+          const [row] = await tx.$queryRaw<NoticeRow[]>(Prisma.sql`
+            SELECT ca.state, c.status, c.incident_ref, c.reason, c.phrase, c.template,
+                   a.username, a.display_name, a.email, a.email_verified, a.locale
+            FROM campaign_accounts ca
+            JOIN campaigns c ON c.id = ca.campaign_id
+            JOIN accounts a ON a.id = ca.account_id
+            WHERE ca.campaign_id = ${campaignId} AND ca.account_id = ${accountId}
+            FOR UPDATE OF ca`);
+          if (!row || row.status !== 'running' || (row.state !== 'flagged' && row.state !== 'notice_failed')) return 'skipped';
+          if (!row.email || !row.email_verified) return this.fail(tx, campaignId, accountId, NO_VERIFIED_EMAIL);
+          const notice = this.renderer.render(
+            { id: campaignId, incidentRef: row.incident_ref, reason: row.reason, phrase: row.phrase, template: row.template },
+            { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
+          );
+          if (notice.problems.length) return this.fail(tx, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`);
+          try {
+            sending = this.mail.send({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
+            await sending;
+          } catch (err) {
+            const failure = classifySmtpError(err);
+            if (failure.permanent || finalAttempt) return this.fail(tx, campaignId, accountId, failure.reply);
+            return { transient: failure.reply };
+          }
+          await this.progress.advance(tx, campaignId, [accountId], 'notice_sent');
+          return 'sent';
+        },
+        { maxWait: 10_000, timeout: 120_000 },
       )
       .catch(async (err: unknown) => {
         // The server accepted the notice but the database lost the transaction (a restart, a dropped
         // connection): record the send once it is back instead of letting a retry mail the user again.
+        const delivered = sending ? await sending.then(() => true, () => false) : false;
         if (!delivered) throw err;
         await this.recordDelivered(campaignId, accountId);
         return 'sent' as const;

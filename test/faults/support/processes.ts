@@ -154,7 +154,7 @@ export class PrivatePostgres {
       const init = await asPostgres(`${PG_BIN}/initdb -D ${this.dir}/data -A trust -U postgres -E UTF8 --no-sync`);
       if (init.code !== 0) throw new Error(`initdb failed: ${init.output}`);
     }
-    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200`;
+    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
     const started = await this.pgCtl(`-o '${options}' -l ${this.dir}/log -w -t 60 start`);
     if (started.code !== 0) throw new Error(`pg_ctl start failed: ${started.output}`);
     return this;
