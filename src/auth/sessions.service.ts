@@ -4,7 +4,7 @@ import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { SessionKind } from '../generated/prisma/enums.js';
-import { PasswordHasherService } from '../passwords/password-hasher.service.js';
+import { CaseFoldedPasswordService } from '../passwords/case-folded-password.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { RedisService } from '../redis/redis.module.js';
 import type { ActiveSession } from './user-page.decorator.js';
@@ -30,7 +30,7 @@ export class SessionsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly redis: RedisService,
-    private readonly hasher: PasswordHasherService,
+    private readonly caseFolded: CaseFoldedPasswordService,
   ) {
     // __Host- pins the cookie to this origin and path; browsers only accept it over https.
     this.cookieName = config.http.secureCookies ? '__Host-ro_session' : 'ro_session';
@@ -43,14 +43,14 @@ export class SessionsService {
 
   /**
    * A new session with a new id (never a reused one: no fixation); returns the cookie value, shown once.
-   * A restricted session also keeps an argon2id hash of the lower-cased password it signed in with, so the
+   * A restricted session also keeps a keyed hash of the lower-cased password it signed in with, so the
    * new password can be refused when it differs from the current one only in case (a stored hash cannot tell).
    */
   async create(accountId: number, kind: SessionKind, password?: string): Promise<string> {
     const id = newOpaqueToken();
     const now = new Date();
     if (kind !== 'full' && password !== undefined) {
-      const folded = await this.hasher.hash(password.toLowerCase());
+      const folded = this.caseFolded.seal(password);
       await this.redis.set(this.caseFoldKey(sha256Hex(id)), folded, 'EX', this.config.sessions.absoluteTimeoutSeconds);
     }
     await this.prisma.session.create({

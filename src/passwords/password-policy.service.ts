@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { PolicyPreset } from '../generated/prisma/enums.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { CaseFoldedPasswordService } from './case-folded-password.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
 import { type PolicyFailure, type PolicyOptions, caseVariants, checkSyntax, describePreset } from './password-policy.js';
 
@@ -21,7 +22,7 @@ export interface PolicyAccount {
 export interface EvaluateOptions {
   /** A change the system demands (breach reset, expired or temporary password) is never held back by MINCHANGE. */
   forced: boolean;
-  /** Hash of the lower-cased current password, kept from sign-in: makes the case-change rule exact. */
+  /** The sealed lower-cased current password kept from sign-in (CaseFoldedPasswordService): makes the case-change rule exact. */
   currentCaseFolded?: string;
 }
 
@@ -44,6 +45,7 @@ export class PasswordPolicyService implements OnModuleInit {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly hasher: PasswordHasherService,
+    private readonly caseFolded: CaseFoldedPasswordService,
   ) {}
 
   onModuleInit(): void {
@@ -89,7 +91,8 @@ export class PasswordPolicyService implements OnModuleInit {
    * known, and the case variants users most often try (lower, UPPER, sWAP, Capitalised) are checked against it.
    */
   private async sameAsCurrent(password: string, currentHash: string, caseFolded: string | undefined): Promise<boolean> {
-    if (caseFolded) return (await this.hasher.verify(currentHash, password)) || (await this.hasher.verify(caseFolded, password.toLowerCase()));
+    const sameUpToCase = caseFolded ? this.caseFolded.matches(caseFolded, password) : undefined;
+    if (sameUpToCase !== undefined) return sameUpToCase;
     return this.matchesAny(currentHash, caseVariants(password));
   }
 

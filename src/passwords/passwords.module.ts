@@ -1,3 +1,4 @@
+import { CaseFoldedPasswordService } from './case-folded-password.service.js';
 import { Global, Module } from '@nestjs/common';
 import { PasswordChangeService } from './password-change.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
@@ -5,7 +6,7 @@ import { PasswordPolicyService } from './password-policy.service.js';
 
 @Global()
 @Module({
-  providers: [PasswordHasherService, PasswordPolicyService, PasswordChangeService],
-  exports: [PasswordHasherService, PasswordPolicyService, PasswordChangeService],
+  providers: [PasswordHasherService, PasswordPolicyService, PasswordChangeService, CaseFoldedPasswordService],
+  exports: [PasswordHasherService, PasswordPolicyService, PasswordChangeService, CaseFoldedPasswordService],
 })
 export class PasswordsModule {}

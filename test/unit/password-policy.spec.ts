@@ -4,6 +4,7 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 import { caseVariants, checkSyntax, describePreset, type PolicyOptions, type PolicySubject } from '../../src/passwords/password-policy.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
+import { CaseFoldedPasswordService } from '../../src/passwords/case-folded-password.service.js';
 import { PasswordPolicyService, type PolicyAccount, readBlocklist } from '../../src/passwords/password-policy.service.js';
 import type { PrismaService } from '../../src/prisma/prisma.service.js';
 import { tempFile } from '../support/factories.js';
@@ -96,7 +97,7 @@ describe('PasswordPolicyService', () => {
     const config = loadConfig({ PASSWORD_HISTORY: '2', ...env });
     const hashes = await Promise.all(history.map((p) => hasher.hash(p)));
     const prisma = { passwordHistory: { findMany: async ({ take }: { take: number }) => hashes.slice(0, take).map((passwordHash) => ({ passwordHash })) } };
-    const service = new PasswordPolicyService(config, prisma as unknown as PrismaService, hasher);
+    const service = new PasswordPolicyService(config, prisma as unknown as PrismaService, hasher, new CaseFoldedPasswordService(config));
     service.onModuleInit();
     return service;
   }
@@ -113,11 +114,18 @@ describe('PasswordPolicyService', () => {
   it('refuses the current password with any case change when sign-in kept its case-folded hash', async () => {
     const service = await setUp([]);
     const current = await account('Purple Rain Falls Down');
-    const currentCaseFolded = await hasher.hash('purple rain falls down');
+    // The service's own CaseFoldedPasswordService has a random key (no SECRET_ENCRYPTION_KEY): seal with a twin of it.
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const keyed = await setUp([], { SECRET_ENCRYPTION_KEY: key });
+    const currentCaseFolded = new CaseFoldedPasswordService(loadConfig({ SECRET_ENCRYPTION_KEY: key })).seal('purple rain falls down');
+    // A value sealed under another key reads as absent: the check falls back to the stored hash alone.
+    expect(await service.evaluate('pUrPlE rAiN fAlLs DoWn', current, { forced: true, currentCaseFolded })).toEqual(
+      await service.evaluate('pUrPlE rAiN fAlLs DoWn', current, { forced: true }),
+    );
     for (const candidate of ['Purple Rain Falls Down', 'pUrPlE rAiN fAlLs DoWn', 'PURPLE RAIN FALLS DOWN']) {
-      expect((await service.evaluate(candidate, current, { forced: true, currentCaseFolded })).map((f) => f.rule)).toEqual(['same-as-current']);
+      expect((await keyed.evaluate(candidate, current, { forced: true, currentCaseFolded })).map((f) => f.rule)).toEqual(['same-as-current']);
     }
-    expect(await service.evaluate('Purple Rain Falls Up!', current, { forced: true, currentCaseFolded })).toEqual([]);
+    expect(await keyed.evaluate('Purple Rain Falls Up!', current, { forced: true, currentCaseFolded })).toEqual([]);
   });
 
   it('catches the usual case changes from the stored hash alone', async () => {
