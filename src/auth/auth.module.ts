@@ -6,6 +6,7 @@ import { AuthExceptionFilter } from './auth-exception.filter.js';
 import { ForcedChangeService } from './forced-change.service.js';
 import { LoginController } from './login.controller.js';
 import { LoginService } from './login.service.js';
+import { NewPasswordService } from './new-password.service.js';
 import { PageResponderService } from './page-responder.service.js';
 import { PasswordChangeController } from './password-change.controller.js';
 import { PreResetController } from './pre-reset.controller.js';
@@ -21,6 +22,7 @@ import { UserSessionGuard } from './user-session.guard.js';
   imports: [UserMailModule],
   controllers: [LoginController, PreResetController, ResetController, PasswordChangeController],
   providers: [
+    NewPasswordService,
     SessionsService,
     RateLimiterService,
     PageResponderService,

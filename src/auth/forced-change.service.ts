@@ -1,12 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { UserMailService } from '../notifications/user-mail/user-mail.service.js';
-import { PasswordChangeService, PasswordRejectedError } from '../passwords/password-change.service.js';
 import type { PolicyFailure } from '../passwords/password-policy.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
-import { type NewPasswordDto, PASSWORDS_DIFFER } from './dto/new-password.dto.js';
+import type { NewPasswordDto } from './dto/new-password.dto.js';
+import { NewPasswordService } from './new-password.service.js';
 import type { Outcome } from './page-responder.service.js';
-import { SessionsService } from './sessions.service.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
 /**
@@ -20,9 +18,7 @@ export class ForcedChangeService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly policy: PasswordPolicyService,
-    private readonly passwords: PasswordChangeService,
-    private readonly userMail: UserMailService,
-    private readonly sessions: SessionsService,
+    private readonly newPassword: NewPasswordService,
   ) {}
 
   async page(session: ActiveSession, failures: PolicyFailure[] = []): Promise<Outcome> {
@@ -41,28 +37,13 @@ export class ForcedChangeService {
   }
 
   async submit(session: ActiveSession, form: NewPasswordDto): Promise<Outcome> {
-    const currentCaseFolded = await this.sessions.caseFoldedPassword(session.idHash);
-    if (form.newPassword !== form.confirmPassword) {
-      const account = await this.prisma.account.findUniqueOrThrow({ where: { id: session.accountId } });
-      const failures = await this.policy.evaluate(form.newPassword, account, { forced: true, currentCaseFolded });
-      return this.page(session, [PASSWORDS_DIFFER, ...failures]);
-    }
-    try {
-      await this.passwords.setPassword({
-        accountId: session.accountId,
-        password: form.newPassword,
-        currentCaseFolded,
-        actor: `user:${session.username}`,
-        action: 'account.password.change',
-        details: { via: 'forced-change' },
-      });
-    } catch (err) {
-      if (err instanceof PasswordRejectedError) return this.page(session, err.failures);
-      throw err;
-    }
+    const result = await this.newPassword.submit(session, session.accountId, form, {
+      actor: `user:${session.username}`,
+      action: 'account.password.change',
+      details: { via: 'forced-change' },
+    });
+    if (result !== 'changed') return this.page(session, result.failures);
     this.logger.log(`account ${session.accountId} completed its forced change`);
-    await this.sessions.forgetCaseFoldedPasswords(session.accountId);
-    await this.userMail.confirmPasswordChanged(session.accountId);
     return { redirect: '/login?notice=password-changed', session: null, json: { changed: true } };
   }
 }

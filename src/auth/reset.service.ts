@@ -1,17 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { safeEqualHex, sha256Hex } from '../common/tokens.js';
 import type { ResetToken } from '../generated/prisma/client.js';
-import { UserMailService } from '../notifications/user-mail/user-mail.service.js';
 import { RESET_TOKEN_PATTERN } from '../notifications/user-mail/reset-tokens.js';
-import { PasswordChangeAbortedError, PasswordChangeService, PasswordRejectedError } from '../passwords/password-change.service.js';
+import { PasswordChangeAbortedError } from '../passwords/password-change.service.js';
 import type { PolicyFailure } from '../passwords/password-policy.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { LoginDto } from './dto/login.dto.js';
-import { type NewPasswordDto, PASSWORDS_DIFFER } from './dto/new-password.dto.js';
+import type { NewPasswordDto } from './dto/new-password.dto.js';
+import { NewPasswordService } from './new-password.service.js';
 import { LoginService } from './login.service.js';
 import type { Outcome } from './page-responder.service.js';
-import { SessionsService } from './sessions.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
 
 const INVALID_LINK: Outcome = {
@@ -34,9 +33,7 @@ export class ResetService {
     private readonly prisma: PrismaService,
     private readonly login: LoginService,
     private readonly policy: PasswordPolicyService,
-    private readonly passwords: PasswordChangeService,
-    private readonly userMail: UserMailService,
-    private readonly sessions: SessionsService,
+    private readonly newPassword: NewPasswordService,
   ) {}
 
   /** The usable token row; malformed, unknown, used, revoked and expired tokens all answer the same: null. */
@@ -70,17 +67,9 @@ export class ResetService {
     if (!row) return INVALID_LINK;
     if (session.accountId !== row.accountId) return this.signInPage(token, 403);
 
-    const currentCaseFolded = await this.sessions.caseFoldedPassword(session.idHash);
-    if (form.newPassword !== form.confirmPassword) {
-      const account = await this.prisma.account.findUniqueOrThrow({ where: { id: row.accountId } });
-      const failures = await this.policy.evaluate(form.newPassword, account, { forced: true, currentCaseFolded });
-      return this.form(token, session, row.accountId, [PASSWORDS_DIFFER, ...failures]);
-    }
+    let result: Awaited<ReturnType<NewPasswordService['submit']>>;
     try {
-      await this.passwords.setPassword({
-        accountId: row.accountId,
-        password: form.newPassword,
-        currentCaseFolded,
+      result = await this.newPassword.submit(session, row.accountId, form, {
         actor: `user:${session.username}`,
         action: 'account.password.reset',
         details: { via: 'reset-link', tokenId: row.id },
@@ -93,13 +82,11 @@ export class ResetService {
         },
       });
     } catch (err) {
-      if (err instanceof PasswordRejectedError) return this.form(token, session, row.accountId, err.failures);
       if (err instanceof PasswordChangeAbortedError) return INVALID_LINK;
       throw err;
     }
+    if (result !== 'changed') return this.form(token, session, row.accountId, result.failures);
     this.logger.log(`account ${row.accountId} completed its reset with link ${row.id}`);
-    await this.sessions.forgetCaseFoldedPasswords(session.accountId);
-    await this.userMail.confirmPasswordChanged(row.accountId);
     return { redirect: '/login?notice=password-changed', session: null, json: { changed: true } };
   }
 

@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { UserMailService } from '../notifications/user-mail/user-mail.service.js';
+import { PasswordChangeService, PasswordRejectedError, type SetPasswordInput } from '../passwords/password-change.service.js';
+import type { PolicyFailure } from '../passwords/password-policy.js';
+import { PasswordPolicyService } from '../passwords/password-policy.service.js';
+import { PrismaService } from '../prisma/prisma.service.js';
+import { type NewPasswordDto, PASSWORDS_DIFFER } from './dto/new-password.dto.js';
+import { SessionsService } from './sessions.service.js';
+import type { ActiveSession } from './user-page.decorator.js';
+
+export type NewPasswordChange = Omit<SetPasswordInput, 'accountId' | 'password' | 'currentCaseFolded'>;
+
+/**
+ * The form step every "choose a new password" page shares (reset link, forced change): check the two entries,
+ * set the password through PasswordChangeService, then drop the sign-in's case-folded value and mail the confirmation.
+ */
+@Injectable()
+export class NewPasswordService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly policy: PasswordPolicyService,
+    private readonly passwords: PasswordChangeService,
+    private readonly userMail: UserMailService,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  /** Returns every failed rule at once, or 'changed'. PasswordChangeAbortedError from the change's guard propagates. */
+  async submit(session: ActiveSession, accountId: number, form: NewPasswordDto, change: NewPasswordChange): Promise<'changed' | { failures: PolicyFailure[] }> {
+    const currentCaseFolded = await this.sessions.caseFoldedPassword(session.idHash);
+    if (form.newPassword !== form.confirmPassword) {
+      const account = await this.prisma.account.findUniqueOrThrow({ where: { id: accountId } });
+      const failures = await this.policy.evaluate(form.newPassword, account, { forced: true, currentCaseFolded });
+      return { failures: [PASSWORDS_DIFFER, ...failures] };
+    }
+    try {
+      await this.passwords.setPassword({ accountId, password: form.newPassword, currentCaseFolded, ...change });
+    } catch (err) {
+      if (err instanceof PasswordRejectedError) return { failures: err.failures };
+      throw err;
+    }
+    await this.sessions.forgetCaseFoldedPasswords(accountId);
+    await this.userMail.confirmPasswordChanged(accountId);
+    return 'changed';
+  }
+}
