@@ -291,7 +291,10 @@ export class CampaignsService {
       cancelledAt: c.cancelledAt ?? new Date(),
     }), { clearMustReset });
     await this.discardQueue(id);
-    const result = await this.flagging.unflag(id, clearMustReset);
+    const { cleared } = await this.flagging.unflag(id, clearMustReset);
+    // A worker's sweep may finish part of the cancellation at the same time, so the count comes from the counters,
+    // not from the rows this call happened to move.
+    const result = { cancelled: (await this.progress.counts(id)).cancelled, cleared };
     await this.audit.recordNow({ actor, action: 'campaign.cancelled', campaignId: id, details: { ...result, clearMustReset } });
     return { ...(await this.get(id)), ...result };
   }
