@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/tokens.js';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -32,7 +32,7 @@ export class RateLimiterService {
 
   /** A key under the queue prefix; identifiers are hashed so odd input never shapes the key. */
   key(scope: string, identifier: string): string {
-    return `${this.config.redis.queuePrefix}:limit:${scope}:${createHash('sha256').update(identifier).digest('hex').slice(0, 32)}`;
+    return `${this.config.redis.queuePrefix}:limit:${scope}:${sha256Hex(identifier).slice(0, 32)}`;
   }
 
   /** Counts one use against every limit, unless one of them is already used up. */

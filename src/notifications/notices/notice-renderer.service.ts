@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../common/tokens.js';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
@@ -49,7 +49,7 @@ export class NoticeRendererService {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.messageIdDomain = /@([A-Za-z0-9.-]+)/.exec(config.mail.from)?.[1] ?? 'localhost';
-    this.messageIdSalt = createHash('sha256').update(config.http.publicUrl).digest('hex').slice(0, 10);
+    this.messageIdSalt = sha256Hex(config.http.publicUrl).slice(0, 10);
   }
 
   templateExists(name: string): boolean {
