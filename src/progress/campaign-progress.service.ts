@@ -1,10 +1,18 @@
 import { Injectable } from '@nestjs/common';
+import type pg from 'pg';
 import { Prisma } from '../generated/prisma/client.js';
 import type { ProgressState } from '../generated/prisma/enums.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { ALLOWED_FROM, STATE_TIMESTAMP, type StateCounts, emptyCounts } from './progress-states.js';
 
 type Tx = Prisma.TransactionClient;
+
+/** A Prisma transaction, or a pg client inside a transaction its caller opened (the notice sender's hot path). */
+export type ProgressTx = Tx | pg.PoolClient;
+
+async function queryRows<T>(tx: ProgressTx, sql: Prisma.Sql): Promise<T[]> {
+  return '$queryRaw' in tx ? tx.$queryRaw<T[]>(sql) : (await tx.query(sql.text, sql.values)).rows;
+}
 
 export interface AdvanceOptions {
   /** The SMTP reply kept with notice_failed. */
@@ -44,7 +52,7 @@ export class CampaignProgressService {
    * Moves the given accounts of a campaign to `to`, from whichever earlier state allows it (see ALLOWED_FROM);
    * accounts already past it are untouched. Returns the ids that moved.
    */
-  async advance(tx: Tx, campaignId: number, accountIds: number[] | 'all-open', to: ProgressState, options: AdvanceOptions = {}): Promise<number[]> {
+  async advance(tx: ProgressTx, campaignId: number, accountIds: number[] | 'all-open', to: ProgressState, options: AdvanceOptions = {}): Promise<number[]> {
     const from = ALLOWED_FROM[to];
     if (!from.length || (Array.isArray(accountIds) && !accountIds.length)) return [];
     const stamp = STATE_TIMESTAMP[to];
@@ -54,7 +62,7 @@ export class CampaignProgressService {
         ? Prisma.sql`, notice_attempts = ca.notice_attempts + 1, notice_error = ${options.noticeError ?? null}`
         : Prisma.empty;
     const stampColumn = stamp ? Prisma.sql`, ${Prisma.raw(stamp)} = now()` : Prisma.empty;
-    const rows = await tx.$queryRaw<{ account_id: number }[]>(Prisma.sql`
+    const rows = await queryRows<{ account_id: number }>(tx, Prisma.sql`
       WITH old AS (
         SELECT account_id, state FROM campaign_accounts
         WHERE campaign_id = ${campaignId} ${accountFilter}

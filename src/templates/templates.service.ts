@@ -20,6 +20,8 @@ export interface RenderedMail {
 @Injectable()
 export class TemplatesService {
   private readonly cache = new Map<string, Handlebars.TemplateDelegate>();
+  /** Like compiled templates, what exists under templates/ is read once per process: a notice render must not stat files. */
+  private readonly existing = new Map<string, boolean>();
   private readonly hbs = Handlebars.create();
 
   constructor() {
@@ -36,8 +38,17 @@ export class TemplatesService {
     return template;
   }
 
+  private exists(file: string): boolean {
+    let found = this.existing.get(file);
+    if (found === undefined) {
+      found = existsSync(file);
+      this.existing.set(file, found);
+    }
+    return found;
+  }
+
   mailExists(name: string): boolean {
-    return /^[a-z0-9-]+$/.test(name) && existsSync(path.join(TEMPLATES_DIR, 'mail', name, 'en.text.hbs'));
+    return /^[a-z0-9-]+$/.test(name) && this.exists(path.join(TEMPLATES_DIR, 'mail', name, 'en.text.hbs'));
   }
 
   /** Renders a mail template for a locale, falling back to the language and then to English. */
@@ -45,7 +56,7 @@ export class TemplatesService {
     if (!this.mailExists(name)) throw new Error(`no mail template "${name}" in templates/mail`);
     const dir = path.join(TEMPLATES_DIR, 'mail', name);
     const candidates = [locale, locale.split('-')[0], 'en'].filter((l) => /^[a-z]{2,3}(-[A-Z]{2})?$/.test(l));
-    const chosen = candidates.find((l) => existsSync(path.join(dir, `${l}.text.hbs`))) ?? 'en';
+    const chosen = candidates.find((l) => this.exists(path.join(dir, `${l}.text.hbs`))) ?? 'en';
     const part = (kind: string, html: boolean) => this.compile(path.join(dir, `${chosen}.${kind}.hbs`), html)(vars);
     return { subject: part('subject', false).trim().replace(/\s+/g, ' '), text: part('text', false), html: part('html', true) };
   }

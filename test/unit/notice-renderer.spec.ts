@@ -29,6 +29,20 @@ describe('NoticeRendererService', () => {
     expect(problems).toEqual([expect.objectContaining({ part: 'text', text: 'www.corp.example/reset' }), expect.anything()]);
   });
 
+  it('refuses a template whose text next to an interpolation would complete a link with edge-case account data', () => {
+    const glued = { mailExists: () => true, renderMail: (_n: string, _l: string, v: Record<string, string>) => ({ subject: 'Notice', text: `Hello ${v.displayName}corp`, html: '<p>ok</p>' }) };
+    const bad = new NoticeRendererService(glued as unknown as TemplatesService, config);
+    expect(bad.checkTemplate(campaign).problems).toEqual([expect.objectContaining({ part: 'text', rule: 'domain name' })]);
+    const notice = bad.render(campaign, { id: 3, username: 'jdoe', displayName: 'Jane Doe', locale: 'en' });
+    expect(notice.problems).toEqual([expect.objectContaining({ part: 'text', rule: 'domain name' })]);
+  });
+
+  it('checks each notice\'s account values, so a value neutralise() lets through is never sent', () => {
+    const notice = renderer.render(campaign, { id: 3, username: 'jdoe', displayName: 'see www.', locale: 'en' });
+    expect(notice.problems).toEqual([expect.objectContaining({ part: 'display name', rule: 'www.' })]);
+    expect(renderer.render(campaign, { id: 4, username: 'jdoe', displayName: 'J. Smith', locale: 'en' }).problems).toEqual([]);
+  });
+
   it('sends only as many notices at once as the rate needs', () => {
     expect(sendSlotsFor(50, 100, 10)).toBe(5);
     expect(sendSlotsFor(1, 40, 10)).toBe(1);

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { TemplatesService } from '../../templates/templates.service.js';
-import { type LinkProblem, checkNotice, neutralise } from './link-free.js';
+import { type LinkProblem, checkNotice, findLinks, neutralise } from './link-free.js';
 
 export interface NoticeCampaign {
   id: number;
@@ -38,11 +38,22 @@ export const HOSTILE_SAMPLE: NoticeRecipient = {
   locale: 'en',
 };
 
+/**
+ * Values that start and end with the characters a link needs (`.`, `:`) and that neutralise() leaves at
+ * a value's edges: rendered into the template, they expose any place where template text right next to an
+ * interpolation would complete a link.
+ */
+export const EDGE_SAMPLE: NoticeRecipient = { id: 0, username: '.xy x.', displayName: ':xy x.', locale: 'en' };
+
+/** Template checks kept per campaign text, template and locale; more than this many and the cache starts over. */
+const MAX_CHECKED_TEMPLATES = 1000;
+
 /** Renders campaign notices and enforces the link-free rule on every result. */
 @Injectable()
 export class NoticeRendererService {
   private readonly messageIdDomain: string;
   private readonly messageIdSalt: string;
+  private readonly templateProblems = new Map<string, LinkProblem[]>();
 
   constructor(
     private readonly templates: TemplatesService,
@@ -56,23 +67,52 @@ export class NoticeRendererService {
     return this.templates.mailExists(name);
   }
 
+  /**
+   * A notice is the campaign's template and text, which vary per campaign and locale, plus two neutralised account
+   * values. The fixed part is checked once per campaign and locale with realistic, hostile and edge-case values;
+   * per notice only the values themselves are checked, which costs a fraction of checking the whole mail.
+   */
   render(campaign: NoticeCampaign, recipient: NoticeRecipient): RenderedNotice {
+    const notice = this.renderUnchecked(campaign, recipient);
+    const values = this.values(recipient);
+    notice.problems = [
+      ...this.checkedTemplate(campaign, recipient.locale || 'en'),
+      ...findLinks('username', values.username),
+      ...findLinks('display name', values.displayName),
+    ];
+    return notice;
+  }
+
+  private values(recipient: NoticeRecipient): { username: string; displayName: string } {
+    return { username: neutralise(recipient.username), displayName: neutralise(recipient.displayName || recipient.username) };
+  }
+
+  private renderUnchecked(campaign: NoticeCampaign, recipient: NoticeRecipient): RenderedNotice {
     // Campaign text is checked when the campaign is created; account data is untrusted and always neutralised.
     const mail = this.templates.renderMail(campaign.template, recipient.locale || 'en', {
       incidentRef: campaign.incidentRef,
       reason: campaign.reason,
       phrase: campaign.phrase,
-      username: neutralise(recipient.username),
-      displayName: neutralise(recipient.displayName || recipient.username),
+      ...this.values(recipient),
     });
-    const headers = { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' };
     return {
       ...mail,
-      headers,
+      headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
       // Stable per campaign and account, so a receiver can drop a duplicate resent after a crash.
       messageId: `<reset-notice-${campaign.id}-${recipient.id}.${this.messageIdSalt}@${this.messageIdDomain}>`,
-      problems: checkNotice({ ...mail, headers }),
+      problems: [],
     };
+  }
+
+  private checkedTemplate(campaign: NoticeCampaign, locale: string): LinkProblem[] {
+    const key = JSON.stringify([campaign.id, campaign.template, locale, campaign.incidentRef, campaign.reason, campaign.phrase]);
+    let problems = this.templateProblems.get(key);
+    if (!problems) {
+      problems = this.checkTemplate(campaign, { id: 1, username: 'jdoe', displayName: 'Jane Doe', locale }).problems;
+      if (this.templateProblems.size >= MAX_CHECKED_TEMPLATES) this.templateProblems.clear();
+      this.templateProblems.set(key, problems);
+    }
+    return problems;
   }
 
   /** `resetctl templates preview`: the template with sample campaign text. */
@@ -88,15 +128,19 @@ export class NoticeRendererService {
     return this.checkTemplate(campaign, { id: 1, username: 'jdoe', displayName: 'Jane Doe', locale });
   }
 
-  /** Renders the template for a realistic and a hostile recipient; any problem means the template must not be used. */
+  /** Renders the template for realistic, hostile and edge-case recipients; any problem means the template must not be used. */
   checkTemplate(campaign: NoticeCampaign, sample?: NoticeRecipient): { sample: RenderedNotice; problems: LinkProblem[] } {
-    const rendered = this.render(campaign, sample ?? { id: 1, username: 'jdoe', displayName: 'Jane Doe', locale: 'en' });
-    const hostile = this.render(campaign, HOSTILE_SAMPLE);
+    const realistic = sample ?? { id: 1, username: 'jdoe', displayName: 'Jane Doe', locale: 'en' };
+    const rendered = [realistic, HOSTILE_SAMPLE, EDGE_SAMPLE].map((recipient) => {
+      const notice = this.renderUnchecked(campaign, { ...recipient, locale: realistic.locale });
+      notice.problems = checkNotice(notice);
+      return notice;
+    });
     const seen = new Set<string>();
-    const problems = [...rendered.problems, ...hostile.problems].filter((p) => {
+    const problems = rendered.flatMap((n) => n.problems).filter((p) => {
       const key = `${p.part}|${p.rule}|${p.text}`;
       return !seen.has(key) && seen.add(key);
     });
-    return { sample: rendered, problems };
+    return { sample: rendered[0]!, problems };
   }
 }

@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { Prisma } from '../../generated/prisma/client.js';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import pg from 'pg';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
 import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
 import { MailTransportService, classifySmtpError } from '../../mail/mail-transport.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
@@ -7,8 +9,6 @@ import { CampaignProgressService } from '../../progress/campaign-progress.servic
 import { describeProblems } from './link-free.js';
 import { NO_VERIFIED_EMAIL } from './notice-queue.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
-
-type Tx = Prisma.TransactionClient;
 
 /** A refusal worth retrying (4xx, dropped connection, timeout); BullMQ retries it with backoff, inside the throttle. */
 export class TransientNoticeError extends Error {}
@@ -29,15 +29,54 @@ interface NoticeRow {
   locale: string;
 }
 
+const LOCK_NOTICE_ROW = `
+  SELECT ca.state, c.status, c.incident_ref, c.reason, c.phrase, c.template,
+         a.username, a.display_name, a.email, a.email_verified, a.locale
+  FROM campaign_accounts ca
+  JOIN campaigns c ON c.id = ca.campaign_id
+  JOIN accounts a ON a.id = ca.account_id
+  WHERE ca.campaign_id = $1 AND ca.account_id = $2
+  FOR UPDATE OF ca`;
+
+const RECORD_REPEATED_FAILURE = `
+  UPDATE campaign_accounts SET notice_error = $3, notice_attempts = notice_attempts + 1, notice_failed_at = now()
+  WHERE campaign_id = $1 AND account_id = $2 AND state = 'notice_failed'`;
+
+/**
+ * Sends the statements `submit` queues in one socket write. The sender's pool runs pg in pipeline mode, so queries are
+ * written as soon as they are queued; without corking, each protocol message (five per parameterised query) is a
+ * syscall of its own, and those writes were the largest cost of a notice after SMTP itself.
+ */
+function inOneWrite<T>(client: pg.PoolClient, submit: () => T): T {
+  const stream = (client as unknown as { connection?: { stream?: { cork(): void; uncork(): void } } }).connection?.stream;
+  stream?.cork();
+  try {
+    return submit();
+  } finally {
+    stream?.uncork();
+  }
+}
+
 /** Sends one campaign notice, at most once per account in normal operation. */
 @Injectable()
-export class NoticeSenderService {
+export class NoticeSenderService implements OnModuleDestroy {
+  /**
+   * The notice hot path's own connections (one per send in flight, each held across its SMTP conversation), so a
+   * campaign at full speed never makes the API's queries wait for a connection.
+   */
+  private readonly pool: pg.Pool;
+
   constructor(
     private readonly prisma: PrismaService,
     private readonly progress: CampaignProgressService,
     private readonly renderer: NoticeRendererService,
     private readonly mail: MailTransportService,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.pool = new pg.Pool({ connectionString: config.database.url, max: config.campaigns.noticeConcurrency, pipeline: true, connectionTimeoutMillis: 60_000 });
+    // An idle connection that dies (a database restart) is dropped by the pool; the next send opens a new one.
+    this.pool.on('error', () => undefined);
+  }
 
   /**
    * Holds the account's campaign row locked across the SMTP conversation, so a duplicate job waits and then finds the
@@ -45,50 +84,63 @@ export class NoticeSenderService {
    * `finalAttempt` turns a transient failure into notice_failed instead of another retry.
    */
   async send(campaignId: number, accountId: number, finalAttempt: boolean): Promise<NoticeOutcome> {
-    // The SMTP send is kept outside the transaction's promise: when the database connection dies, Prisma rejects the
-    // transaction at once, possibly while the send is still on the wire.
-    let sending: Promise<void> | undefined;
-    const outcome = await this.prisma
-      .$transaction(
-        async (tx): Promise<NoticeOutcome | { transient: string }> => {
-          const [row] = await tx.$queryRaw<NoticeRow[]>(Prisma.sql`
-            SELECT ca.state, c.status, c.incident_ref, c.reason, c.phrase, c.template,
-                   a.username, a.display_name, a.email, a.email_verified, a.locale
-            FROM campaign_accounts ca
-            JOIN campaigns c ON c.id = ca.campaign_id
-            JOIN accounts a ON a.id = ca.account_id
-            WHERE ca.campaign_id = ${campaignId} AND ca.account_id = ${accountId}
-            FOR UPDATE OF ca`);
-          if (!row || row.status !== 'running' || (row.state !== 'flagged' && row.state !== 'notice_failed')) return 'skipped';
-          if (!row.email || !row.email_verified) return this.fail(tx, campaignId, accountId, NO_VERIFIED_EMAIL);
-          const notice = this.renderer.render(
-            { id: campaignId, incidentRef: row.incident_ref, reason: row.reason, phrase: row.phrase, template: row.template },
-            { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
-          );
-          if (notice.problems.length) return this.fail(tx, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`);
-          try {
-            sending = this.mail.send({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
-            await sending;
-          } catch (err) {
-            const failure = classifySmtpError(err);
-            if (failure.permanent || finalAttempt) return this.fail(tx, campaignId, accountId, failure.reply);
-            return { transient: failure.reply };
-          }
-          await this.progress.advance(tx, campaignId, [accountId], 'notice_sent');
-          return 'sent';
-        },
-        { maxWait: 10_000, timeout: 120_000 },
-      )
-      .catch(async (err: unknown) => {
-        // The server accepted the notice but the database lost the transaction (a restart, a dropped
-        // connection): record the send once it is back instead of letting a retry mail the user again.
-        const delivered = sending ? await sending.then(() => true, () => false) : false;
-        if (!delivered) throw err;
-        await this.recordDelivered(campaignId, accountId);
-        return 'sent' as const;
-      });
-    if (typeof outcome === 'object') throw new TransientNoticeError(outcome.transient);
-    return outcome;
+    const client = await this.pool.connect();
+    // Set once the server has accepted the notice: from then on, losing the database must not lead to a resend.
+    let delivered = false;
+    let broken: Error | undefined;
+    // A connection that dies while SMTP talks (no query running) is reported as an event, which must not crash the worker.
+    const onError = (err: Error) => (broken = err);
+    client.on('error', onError);
+    try {
+      const outcome = await this.sendLocked(client, campaignId, accountId, finalAttempt, () => (delivered = true));
+      if (typeof outcome === 'object') throw new TransientNoticeError(outcome.transient);
+      return outcome;
+    } catch (err) {
+      if (err instanceof TransientNoticeError) throw err;
+      broken ??= err as Error;
+      if (!delivered) throw err;
+      // The server accepted the notice but the database lost the transaction (a restart, a dropped connection):
+      // record the send once it is back instead of letting a retry mail the user again.
+      await this.recordDelivered(campaignId, accountId);
+      return 'sent';
+    } finally {
+      client.off('error', onError);
+      // A client whose transaction failed may sit on a dead connection: destroy it rather than hand it back.
+      client.release(broken);
+    }
+  }
+
+  private async sendLocked(
+    client: pg.PoolClient,
+    campaignId: number,
+    accountId: number,
+    finalAttempt: boolean,
+    accepted: () => void,
+  ): Promise<NoticeOutcome | { transient: string }> {
+    const [, locked] = await inOneWrite(client, () => Promise.all([client.query('BEGIN'), client.query<NoticeRow>(LOCK_NOTICE_ROW, [campaignId, accountId])]));
+    const row = locked.rows[0];
+    if (!row || row.status !== 'running' || (row.state !== 'flagged' && row.state !== 'notice_failed')) {
+      await client.query('ROLLBACK');
+      return 'skipped';
+    }
+    if (!row.email || !row.email_verified) return this.fail(client, campaignId, accountId, NO_VERIFIED_EMAIL);
+    const notice = this.renderer.render(
+      { id: campaignId, incidentRef: row.incident_ref, reason: row.reason, phrase: row.phrase, template: row.template },
+      { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
+    );
+    if (notice.problems.length) return this.fail(client, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`);
+    try {
+      await this.mail.send({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
+    } catch (err) {
+      const failure = classifySmtpError(err);
+      if (failure.permanent || finalAttempt) return this.fail(client, campaignId, accountId, failure.reply);
+      await client.query('ROLLBACK');
+      return { transient: failure.reply };
+    }
+    accepted();
+    // advance() queues its statement before its first await, so it and the COMMIT go out together.
+    await inOneWrite(client, () => Promise.all([this.progress.advance(client, campaignId, [accountId], 'notice_sent'), client.query('COMMIT')]));
+    return 'sent';
   }
 
   private async recordDelivered(campaignId: number, accountId: number): Promise<void> {
@@ -103,14 +155,15 @@ export class NoticeSenderService {
     }
   }
 
-  private async fail(tx: Tx, campaignId: number, accountId: number, reply: string): Promise<NoticeOutcome> {
-    const moved = await this.progress.advance(tx, campaignId, [accountId], 'notice_failed', { noticeError: reply });
-    if (!moved.length) {
-      // A retried notice that failed again: same state, so only the latest reply and attempt count change.
-      await tx.$executeRaw(Prisma.sql`
-        UPDATE campaign_accounts SET notice_error = ${reply}, notice_attempts = notice_attempts + 1, notice_failed_at = now()
-        WHERE campaign_id = ${campaignId} AND account_id = ${accountId} AND state = 'notice_failed'`);
-    }
+  private async fail(client: pg.PoolClient, campaignId: number, accountId: number, reply: string): Promise<NoticeOutcome> {
+    const moved = await this.progress.advance(client, campaignId, [accountId], 'notice_failed', { noticeError: reply });
+    // A retried notice that failed again: same state, so only the latest reply and attempt count change.
+    if (!moved.length) await client.query(RECORD_REPEATED_FAILURE, [campaignId, accountId, reply]);
+    await client.query('COMMIT');
     return 'failed';
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
   }
 }
