@@ -215,7 +215,7 @@ describe('hostile import files over HTTP', () => {
 
   beforeAll(async () => {
     // A small pool: an import that leaked its connection on a refused file would starve the ones after it.
-    t = await createTestApp({ DATABASE_POOL_SIZE: '3', ROLE: 'api' });
+    t = await createTestApp({ DATABASE_POOL_SIZE: '4', ROLE: 'api' });
     responder = await t.operatorToken('responder');
   });
   afterAll(() => t?.close());
