@@ -28,6 +28,7 @@ export class SecretPagesController {
   private send(req: Request, res: Response, token: string, view: Parameters<typeof presentSecretView>[0]): void {
     const page = presentSecretView(view, token);
     res.status(page.status).set({ 'Cache-Control': 'no-store', Pragma: 'no-cache', 'X-Robots-Tag': 'noindex, nofollow', 'Referrer-Policy': 'no-referrer' });
+    if (page.retryAfterSeconds) res.set('Retry-After', String(page.retryAfterSeconds));
     if (req.accepts(['html', 'json']) === 'json') res.json(page.json);
     else res.type('html').send(this.templates.renderPage(page.template, page.vars));
   }

@@ -1,13 +1,20 @@
-import { Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
+import { Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
+import { type Limit, RateLimiterService } from '../auth/rate-limiter.service.js';
 import { sha256Hex } from '../common/tokens.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { RedisService } from '../redis/redis.module.js';
 import { SecretCipher } from './secret-cipher.js';
 import { CODE_MAC_PURPOSE, MAX_CODE_ATTEMPTS } from './secrets.service.js';
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const FORM_MAC_PURPOSE = 'reveal-form';
+/** Visits to an already-viewed link from one address per rate-limit window; later ones get 429 before the database is touched. */
+export const MAX_REVISITS_PER_ADDRESS = 20;
+const UNRECORDED_TTL_MS = 30 * 86_400_000;
 
 /** Who opened the link, for the audit trail: the issuer needs it when a visit was not the user's. */
 export interface Visitor {
@@ -22,6 +29,7 @@ export type SecretView =
   | { kind: 'wrong-code'; subject: string; csrf: string; attemptsLeft: number; expiresAt: Date }
   | { kind: 'revealed'; subject: string; value: string }
   | { kind: 'viewed'; viewedAt: Date }
+  | { kind: 'revisits-throttled'; retryAfterSeconds: number }
   | { kind: 'destroyed' };
 
 interface LockedSecret {
@@ -35,6 +43,7 @@ interface LockedSecret {
   code_attempts: number;
   created_by: string;
   viewed_at: Date | null;
+  revisited_at: Date | null;
   expires_at: Date;
   live: boolean;
 }
@@ -50,16 +59,21 @@ export class SecretRevealService {
     private readonly prisma: PrismaService,
     private readonly audit: AuditService,
     private readonly cipher: SecretCipher,
+    private readonly limiter: RateLimiterService,
+    private readonly redis: RedisService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** GET: never reveals and never uses the link up, so link scanners and previews are harmless. */
   async view(token: string, visitor: Visitor): Promise<SecretView> {
     if (!TOKEN_PATTERN.test(token)) return { kind: 'unknown' };
     const tokenHash = sha256Hex(token);
+    const throttled = await this.revisitsUsedUp(tokenHash, visitor);
+    if (throttled) return throttled;
     return this.prisma.$transaction(async (tx) => {
       const row = await this.lock(tx, tokenHash);
       if (!row) return { kind: 'unknown' };
-      if (row.viewed_at) return this.revisit(tx, row, visitor);
+      if (row.viewed_at) return this.revisit(tx, row, tokenHash, visitor);
       if (!row.live) return { kind: 'unknown' };
       if (!row.ciphertext) return { kind: 'destroyed' };
       return { kind: 'ready', subject: subjectOf(row), csrf: this.formToken(tokenHash), codeRequired: row.code_hash !== null, expiresAt: row.expires_at };
@@ -71,13 +85,16 @@ export class SecretRevealService {
    * UPDATE in the same transaction, so of any number of concurrent reveals exactly one gets the value.
    */
   async reveal(token: string, form: { csrf?: string; code?: string }, visitor: Visitor): Promise<SecretView> {
-    if (!TOKEN_PATTERN.test(token)) return { kind: 'unknown' };
     const tokenHash = sha256Hex(token);
+    // The form check comes before the shape check, so a malformed token is answered exactly like an expired one.
     if (!this.cipher.macMatches(FORM_MAC_PURPOSE, tokenHash, form.csrf)) return { kind: 'forbidden' };
+    if (!TOKEN_PATTERN.test(token)) return { kind: 'unknown' };
+    const throttled = await this.revisitsUsedUp(tokenHash, visitor);
+    if (throttled) return throttled;
     return this.prisma.$transaction(async (tx) => {
       const row = await this.lock(tx, tokenHash);
       if (!row) return { kind: 'unknown' };
-      if (row.viewed_at) return this.revisit(tx, row, visitor);
+      if (row.viewed_at) return this.revisit(tx, row, tokenHash, visitor);
       if (!row.live) return { kind: 'unknown' };
       if (!row.ciphertext || !row.iv || !row.auth_tag) return { kind: 'destroyed' };
       if (row.code_hash) {
@@ -115,22 +132,70 @@ export class SecretRevealService {
   private async lock(tx: Tx, tokenHash: string): Promise<LockedSecret | undefined> {
     const rows = await tx.$queryRaw<LockedSecret[]>(Prisma.sql`
       SELECT s.id, s.external_ref, a.username, s.ciphertext, s.iv, s.auth_tag, s.code_hash, s.code_attempts,
-             s.created_by, s.viewed_at, s.expires_at, s.expires_at > now() AS live
+             s.created_by, s.viewed_at, s.revisited_at, s.expires_at, s.expires_at > now() AS live
         FROM one_time_secrets s LEFT JOIN accounts a ON a.id = s.account_id
        WHERE s.token_hash = ${tokenHash}
          FOR UPDATE OF s`);
     return rows[0];
   }
 
-  private async revisit(tx: Tx, row: LockedSecret, visitor: Visitor): Promise<SecretView> {
+  /**
+   * A visit after the value was shown: the visitor is told when, and the issuer is alerted through the audit log.
+   * A scripted client must not be able to flood that log (nor push other alerts off the dashboard), so each address
+   * gets MAX_REVISITS_PER_ADDRESS answers per window, and a secret gets at most one `secret.revisited` entry per
+   * window; the next entry counts the visits folded into it.
+   */
+  private async revisit(tx: Tx, row: LockedSecret, tokenHash: string, visitor: Visitor): Promise<SecretView> {
+    const allowed = await this.limiter.consume([this.revisitLimit(tokenHash, visitor)]);
+    if (!allowed.allowed) {
+      await this.countUnrecorded(tokenHash);
+      return { kind: 'revisits-throttled', retryAfterSeconds: allowed.retryAfterSeconds };
+    }
+    const windowMs = this.config.limits.windowSeconds * 1000;
+    if (row.revisited_at && Date.now() - row.revisited_at.getTime() < windowMs) {
+      await this.countUnrecorded(tokenHash);
+      return { kind: 'viewed', viewedAt: row.viewed_at! };
+    }
+    const unrecordedVisits = Number((await this.redis.getdel(this.unrecordedKey(tokenHash))) ?? 0);
     await tx.oneTimeSecret.update({ where: { id: row.id }, data: { revisitedAt: new Date() } });
     await this.audit.record(tx, {
       actor: 'system',
       action: 'secret.revisited',
-      details: { secretId: row.id, createdBy: row.created_by, alert: row.created_by, viewedAt: row.viewed_at, ...targetOf(row), ...visitor },
+      details: {
+        secretId: row.id,
+        createdBy: row.created_by,
+        alert: row.created_by,
+        viewedAt: row.viewed_at,
+        unrecordedVisits,
+        ...targetOf(row),
+        ...visitor,
+      },
     });
     this.logger.warn(`one-time secret ${row.id} was opened again after it had been viewed; alerting ${row.created_by}`);
     return { kind: 'viewed', viewedAt: row.viewed_at! };
+  }
+
+  /** Refuses, without touching the database, an address that used up its visits to this (viewed) link. */
+  private async revisitsUsedUp(tokenHash: string, visitor: Visitor): Promise<SecretView | undefined> {
+    const result = await this.limiter.check([this.revisitLimit(tokenHash, visitor)]);
+    if (result.allowed) return undefined;
+    await this.countUnrecorded(tokenHash);
+    return { kind: 'revisits-throttled', retryAfterSeconds: result.retryAfterSeconds };
+  }
+
+  /** Only revisits count against it, so a link that was never viewed is never refused. */
+  private revisitLimit(tokenHash: string, visitor: Visitor): Limit {
+    return { key: this.limiter.key('secret-revisit', `${tokenHash}\0${visitor.ip ?? 'unknown'}`), max: MAX_REVISITS_PER_ADDRESS };
+  }
+
+  /** Revisits answered since the last audit entry, reported in the next one; lost with Redis, which only lowers the count. */
+  private unrecordedKey(tokenHash: string): string {
+    return this.limiter.key('secret-revisits-unrecorded', tokenHash);
+  }
+
+  private async countUnrecorded(tokenHash: string): Promise<void> {
+    const key = this.unrecordedKey(tokenHash);
+    await this.redis.multi().incr(key).pexpire(key, UNRECORDED_TTL_MS).exec();
   }
 
   private async wrongCode(tx: Tx, row: LockedSecret, tokenHash: string, visitor: Visitor): Promise<SecretView> {

@@ -1,3 +1,4 @@
+import { minutesText } from '../auth/rate-limiter.service.js';
 import type { SecretView } from './secret-reveal.service.js';
 
 export interface SecretPage {
@@ -5,6 +6,7 @@ export interface SecretPage {
   template: 'secret' | 'secret-revealed' | 'secret-status';
   vars: Record<string, unknown>;
   json: Record<string, unknown>;
+  retryAfterSeconds?: number;
 }
 
 const UNKNOWN = 'This link is not valid. It may have expired or been mistyped. Ask the security team for a new one.';
@@ -42,6 +44,18 @@ export function presentSecretView(view: SecretView, token: string): SecretPage {
         `This temporary password was already viewed on ${view.viewedAt.toISOString()} and cannot be shown again. ` +
         'If that was not you, contact the security team now: someone else may have it.';
       return { status: 410, template: 'secret-status', vars: { title: 'Already viewed', message, alarm: true }, json: { status: 'viewed', viewedAt: view.viewedAt, message } };
+    }
+    case 'revisits-throttled': {
+      const message =
+        `This link was opened too many times. Try again in ${minutesText(view.retryAfterSeconds)}. ` +
+        'Its temporary password was already viewed; if that was not you, contact the security team now.';
+      return {
+        status: 429,
+        template: 'secret-status',
+        vars: { title: 'Too many visits', message, alarm: true },
+        json: { status: 'throttled', message },
+        retryAfterSeconds: view.retryAfterSeconds,
+      };
     }
     case 'destroyed': {
       const message = 'This temporary password was destroyed (too many wrong codes, or a newer one was issued). Contact the security team.';

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/common/tokens.js';
+import { SecretCipher } from '../../src/secrets/secret-cipher.js';
 import { Browser, createCampaign, csrfFrom, flagAccounts, seedAccount } from '../support/auth-flow.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { signIn } from './dashboard-fixtures.js';
@@ -12,6 +14,17 @@ function expressRoutes(t: TestApp): Array<{ method: string; path: string }> {
     layer.route ? Object.entries(layer.route.methods).filter(([, on]) => on).map(([m]) => ({ method: m.toUpperCase(), path: layer.route!.path })) : [],
   );
 }
+
+/** Write routes with a concrete path (parameters filled in), from the router. */
+function writeRoutes(t: TestApp): Array<{ method: string; route: string; path: string }> {
+  return expressRoutes(t)
+    .filter((r) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method) && !r.path.includes('*'))
+    .map((r) => ({ method: r.method, route: `${r.method} ${r.path}`, path: r.path.replace(/:token/g, 'A'.repeat(43)).replace(/:[A-Za-z_]+/g, '1') }));
+}
+
+/** Query parameters other sites use for a post-login redirect; none of them may send a browser away. */
+const REDIRECT_PARAMS = ['next', 'redirect', 'redirect_uri', 'redirectUrl', 'returnTo', 'return_to', 'returnUrl', 'url', 'continue', 'goto', 'dest', 'destination', 'target', 'callback', 'r'];
+const EVIL = ['//evil.example', 'https://evil.example/x', '/\\evil.example'];
 
 /** Tokens an attacker might try: wrong length, wrong alphabet, SQL, traversal, encodings, huge. */
 const MALFORMED = [
@@ -131,20 +144,31 @@ describe('hostile HTTP input', () => {
     const { url, secretId } = (await res.json()) as { url: string; secretId: number };
     const token = url.split('/secret/')[1];
     const interstitial = (await (await fetch(`${t.baseUrl}/secret/${token}`, { headers: { accept: 'application/json' } })).json()) as { csrf: string };
+    expect(interstitial.csrf).toBeTruthy();
     await t.prisma.oneTimeSecret.update({ where: { id: secretId }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    const cipher = t.get(SecretCipher);
 
+    // Every way to post the reveal form: no form value, another link's value, and the value this very path would get.
     const answer = async (candidate: string) => {
-      const get = await fetch(`${t.baseUrl}/secret/${candidate}`);
-      const json = await fetch(`${t.baseUrl}/secret/${candidate}`, { headers: { accept: 'application/json' } });
-      const reveal = await fetch(`${t.baseUrl}/secret/${candidate}/reveal`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ csrf: interstitial.csrf }),
-      });
-      return [get.status, await get.text(), json.status, await json.text(), reveal.status === 404 || reveal.status === 403 ? 'refused' : reveal.status];
+      const decoded = decodeURIComponent(candidate);
+      const forms = [{}, { csrf: interstitial.csrf.split('').reverse().join('') }, { csrf: cipher.mac('reveal-form', sha256Hex(decoded)) }];
+      const replies: unknown[] = [];
+      for (const accept of ['application/json', 'text/html']) {
+        const get = await fetch(`${t.baseUrl}/secret/${candidate}`, { headers: { accept } });
+        replies.push(get.status, await get.text());
+        for (const form of forms) {
+          const reveal = await fetch(`${t.baseUrl}/secret/${candidate}/reveal`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded', accept },
+            body: new URLSearchParams(form).toString(),
+          });
+          replies.push(reveal.status, await reveal.text());
+        }
+      }
+      return replies;
     };
     const reference = await answer(token);
-    expect(reference[0]).toBe(404);
+    expect(reference.filter((r) => typeof r === 'number')).toEqual([404, 403, 403, 404, 404, 403, 403, 404]);
     for (const candidate of MALFORMED) expect(await answer(candidate), candidate.slice(0, 40)).toEqual(reference);
     expect((await t.prisma.oneTimeSecret.findUniqueOrThrow({ where: { id: secretId } })).viewedAt).toBeNull();
   });
@@ -291,5 +315,177 @@ describe('hostile HTTP input', () => {
     expect((await full.get('/account')).status).toBe(200);
     expect((await preReset.get('/pre-reset')).status).toBe(200);
     expect(await t.prisma.oneTimeSecret.count({ where: { viewedAt: { not: null } } })).toBe(0);
+  });
+  it('rejects an oversized body with 413 on every route that takes one, however it is encoded', async () => {
+    const counts = async () => [await t.prisma.campaign.count(), await t.prisma.operator.count(), await t.prisma.account.count(), await t.prisma.auditEntry.count()];
+    const before = await counts();
+    const field = 'a'.repeat(100 * 1024);
+    const bodies: Array<[string, Record<string, string>, string | Buffer]> = [
+      ['JSON', { 'content-type': 'application/json' }, JSON.stringify({ name: field })],
+      ['form', { 'content-type': 'application/x-www-form-urlencoded' }, `name=${field}`],
+      // 1 KB on the wire that inflates to 8 MB: the limit applies to what the parser would hold.
+      ['gzip JSON', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(JSON.stringify({ name: 'a'.repeat(8 * 1024 * 1024) }))],
+      ['deflate form', { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'deflate' }, deflateSync(`name=${'a'.repeat(8 * 1024 * 1024)}`)],
+    ];
+    const routes = writeRoutes(t);
+    expect(routes.length).toBeGreaterThanOrEqual(20);
+    for (const { method, route, path } of routes) {
+      for (const [kind, headers, body] of bodies) {
+        for (const auth of [{}, { authorization: `Bearer ${admin}` }]) {
+          const res = await fetch(`${t.baseUrl}${path}`, { method, headers: { ...headers, ...auth }, body });
+          expect(res.status, `${route} ${kind} ${Object.keys(auth).length ? 'as admin' : 'anonymous'}`).toBe(413);
+        }
+      }
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  it('rejects unknown fields with 400 on every form route, even with a valid session and CSRF token', async () => {
+    const campaign = await createCampaign(t);
+    const flagged = await seedAccount(t, { password: 'flagged users pw 2' });
+    await flagAccounts(t, campaign.id, [flagged.id]);
+    const expiredPw = await seedAccount(t, { password: 'expired users pw 34', passwordExpired: true });
+    const plain = await seedAccount(t, { password: 'plain users pw 456' });
+    const token = randomBytes(32).toString('base64url');
+    await t.prisma.resetToken.create({ data: { tokenHash: sha256Hex(token), accountId: flagged.id, expiresAt: new Date(Date.now() + 600_000) } });
+    const session = async (who: typeof flagged, ip: string) => {
+      const b = new Browser(t.baseUrl, ip);
+      expect((await b.login(who.username, who.password)).status).toBe(303);
+      return b;
+    };
+    const preReset = await session(flagged, '10.7.2.1');
+    const change = await session(expiredPw, '10.7.2.2');
+    const full = await session(plain, '10.7.2.3');
+    const anonymous = new Browser(t.baseUrl, '10.7.2.4');
+    const secretOwner = await seedAccount(t, { password: 'secret owners pw 2' });
+    const issued = await fetch(`${t.baseUrl}/api/accounts/${secretOwner.username}/temporary-password`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${responder}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const secretPath = new URL(((await issued.json()) as { url: string }).url).pathname;
+    const operator = await signIn(t, 'admin', 'unknown-fields-admin');
+    const operatorForm = await fetch(`${t.baseUrl}/operator/sign-in`);
+    const operatorPreCookie = operatorForm.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const operatorCsrf = csrfFrom(await operatorForm.text());
+
+    const newPassword = { newPassword: 'nine brave owls sing', confirmPassword: 'nine brave owls sing' };
+    const extra = { role: 'admin', next: '//evil.example' };
+    const viaBrowser = (b: Browser, page: string, path: string, form: Record<string, string>) => async () =>
+      (await b.post(path, { ...form, _csrf: csrfFrom((await b.get(page)).body), ...extra })).status;
+    const raw = (path: string, cookie: string, form: Record<string, string>) => async () =>
+      (await fetch(`${t.baseUrl}${path}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ ...form, ...extra }).toString() })).status;
+    const attempts: Array<[string, () => Promise<number>]> = [
+      ['POST /login', viaBrowser(anonymous, '/login', '/login', { username: plain.username, password: plain.password })],
+      ['POST /logout', viaBrowser(full, '/account', '/logout', {})],
+      ['POST /operator/sign-in', raw('/operator/sign-in', operatorPreCookie, { username: operator.username, password: operator.password, _csrf: operatorCsrf })],
+      ['POST /operator/sign-out', raw('/operator/sign-out', operator.cookie, { _csrf: operator.csrf })],
+      ['POST /password/change', viaBrowser(change, '/password/change', '/password/change', newPassword)],
+      ['POST /pre-reset/send-link', viaBrowser(preReset, '/pre-reset', '/pre-reset/send-link', {})],
+      ['POST /reset/:token', viaBrowser(preReset, `/reset/${token}`, `/reset/${token}`, newPassword)],
+      ['POST /reset/:token/sign-in', viaBrowser(anonymous, '/login', `/reset/${token}/sign-in`, { username: flagged.username, password: flagged.password })],
+      [
+        'POST /secret/:token/reveal',
+        async () => {
+          const { csrf } = (await (await fetch(`${t.baseUrl}${secretPath}`, { headers: { accept: 'application/json' } })).json()) as { csrf: string };
+          return raw(`${secretPath}/reveal`, '', { csrf })();
+        },
+      ],
+    ];
+    // Every form route, discovered from the router, is in this walk.
+    expect(attempts.map(([route]) => route).sort()).toEqual(writeRoutes(t).filter((r) => !r.path.startsWith('/api')).map((r) => r.route).sort());
+    for (const [route, attempt] of attempts) expect(await attempt(), route).toBe(400);
+
+    // Nothing happened: no session, no link, no password change, no sign-out, secret intact.
+    expect(anonymous.cookies.has('ro_session')).toBe(false);
+    expect(await t.prisma.resetToken.count({ where: { accountId: flagged.id } })).toBe(1);
+    expect(await t.prisma.resetToken.count({ where: { accountId: flagged.id, usedAt: { not: null } } })).toBe(0);
+    expect((await t.prisma.account.findUniqueOrThrow({ where: { id: expiredPw.id } })).passwordExpired).toBe(true);
+    expect((await full.get('/account')).status).toBe(200);
+    expect((await preReset.get('/pre-reset')).status).toBe(200);
+    expect((await fetch(`${t.baseUrl}/dashboard`, { headers: { cookie: operator.cookie } })).status).toBe(200);
+    expect(await t.prisma.operatorSession.count({ where: { operator: { username: operator.username } } })).toBe(1);
+    expect(await t.prisma.oneTimeSecret.count({ where: { viewedAt: { not: null } } })).toBe(0);
+  });
+
+  it('never redirects off-site from any route, whatever redirect parameter it is given', async () => {
+    const campaign = await createCampaign(t);
+    const flagged = await seedAccount(t, { password: 'flagged users pw 3' });
+    await flagAccounts(t, campaign.id, [flagged.id]);
+    const plain = await seedAccount(t, { password: 'plain users pw 789' });
+    const token = randomBytes(32).toString('base64url');
+    await t.prisma.resetToken.create({ data: { tokenHash: sha256Hex(token), accountId: flagged.id, expiresAt: new Date(Date.now() + 600_000) } });
+    const preReset = new Browser(t.baseUrl, '10.7.3.1');
+    expect((await preReset.login(flagged.username, flagged.password)).status).toBe(303);
+    const full = new Browser(t.baseUrl, '10.7.3.2');
+    expect((await full.login(plain.username, plain.password)).status).toBe(303);
+    const operator = await signIn(t, 'admin', 'redirect-walk-admin');
+    const who: Array<[string, Record<string, string>]> = [
+      ['anonymous', {}],
+      ['operator', { cookie: operator.cookie }],
+      ['user', { cookie: full.cookieHeader }],
+      ['pre-reset', { cookie: preReset.cookieHeader }],
+    ];
+
+    const offSite = (location: string | null) => location !== null && new URL(location, t.baseUrl).origin !== t.baseUrl;
+    /** A 303 to the operator sign-in carries `next`; the sign-in page must turn it into a path of this site. */
+    const checkSignInHop = async (location: string, label: string) => {
+      const target = new URL(location, t.baseUrl);
+      if (target.pathname !== '/operator/sign-in') return;
+      const page = await fetch(target);
+      const html = await page.text();
+      // A `next` longer than the sign-in page takes is refused outright (see the report), which sends nobody anywhere.
+      if (page.status === 400) return expect(html, label).not.toContain('evil.example');
+      expect(page.status, label).toBe(200);
+      const next = /name="next" value="([^"]*)"/.exec(html)?.[1];
+      expect(next, label).toBeDefined();
+      const decoded = next!.replace(/&#x2F;/g, '/').replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+      expect(new URL(decoded, t.baseUrl).origin, label).toBe(t.baseUrl);
+      // The original path comes back (its own query may still name the site: it is only a query there).
+      expect(new URL(decoded, t.baseUrl).pathname, label).toMatch(/^\/(dashboard|admin\/queues|api\/docs)(\/|$)/);
+    };
+
+    const gets = [
+      ...expressRoutes(t).filter((r) => r.method === 'GET' && !r.path.includes('*')).map((r) => r.path.replace(/:token/g, token).replace(/:[A-Za-z_]+/g, String(campaign.id))),
+      '/admin/queues',
+      '/api/docs',
+    ];
+    for (const path of gets) {
+      for (const evil of EVIL) {
+        const query = REDIRECT_PARAMS.map((p) => `${p}=${encodeURIComponent(evil)}`).join('&');
+        for (const [label, headers] of who) {
+          for (const accept of ['text/html', 'application/json']) {
+            const res = await fetch(`${t.baseUrl}${path}?${query}`, { redirect: 'manual', headers: { ...headers, accept } });
+            const location = res.headers.get('location');
+            const what = `GET ${path} ${evil} as ${label} (${accept})`;
+            expect(offSite(location), `${what} → ${location}`).toBe(false);
+            if (location) await checkSignInHop(location, what);
+            expect(res.headers.get('refresh'), what).toBeNull();
+            const body = await res.text();
+            expect(/(href|src|action|content)="[^"]*evil\.example/i.test(body), what).toBe(false);
+            if (res.headers.get('content-type')?.includes('json')) expect(body, what).not.toContain('evil.example');
+          }
+        }
+      }
+    }
+
+    // The user side's successful posts go to fixed places whatever the query says.
+    const query = `?${REDIRECT_PARAMS.map((p) => `${p}=${encodeURIComponent('//evil.example')}`).join('&')}`;
+    const anonymous = new Browser(t.baseUrl, '10.7.3.3');
+    const loginCsrf = csrfFrom((await anonymous.get('/login')).body);
+    expect((await anonymous.post(`/login${query}`, { username: plain.username, password: plain.password, _csrf: loginCsrf })).location).toBe('/account');
+    const viaLink = new Browser(t.baseUrl, '10.7.3.4');
+    const linkCsrf = csrfFrom((await viaLink.get('/login')).body);
+    expect((await viaLink.post(`/reset/${token}/sign-in${query}`, { username: flagged.username, password: flagged.password, _csrf: linkCsrf })).location).toBe(`/reset/${token}`);
+    const sendLink = await preReset.post(`/pre-reset/send-link${query}`, { _csrf: csrfFrom((await preReset.get('/pre-reset')).body) });
+    expect(sendLink.location).toBe('/pre-reset?sent=1');
+    expect((await anonymous.post(`/logout${query}`, { _csrf: csrfFrom((await anonymous.get('/account')).body) })).location).toBe('/login?notice=signed-out');
+    const signOut = await fetch(`${t.baseUrl}/operator/sign-out${query}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: operator.cookie },
+      body: new URLSearchParams({ _csrf: operator.csrf }).toString(),
+    });
+    expect(signOut.headers.get('location')).toBe('/operator/sign-in');
   });
 });

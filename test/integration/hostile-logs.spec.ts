@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, CHANGED_SUBJECT, LINK_SUBJECT, csrfFrom, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
+import { sha256Hex } from '../../src/common/tokens.js';
+import { Browser, CHANGED_SUBJECT, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
+import { accountRow, csvText } from '../support/factories.js';
 import { captureOutput } from '../support/log-capture.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
@@ -17,7 +20,7 @@ describe('logs of the whole flow, launch to temporary password', () => {
   beforeAll(async () => {
     sink = await new SmtpSink().start();
     capture = captureOutput();
-    t = await createTestApp({ SMTP_URL: sink.url, LOG_LEVEL: 'trace', CAMPAIGN_SWEEP_INTERVAL: '1s' });
+    t = await createTestApp({ SMTP_URL: sink.url, LOG_LEVEL: 'trace', CAMPAIGN_SWEEP_INTERVAL: '1s', SECRET_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
   });
   afterAll(async () => {
     await t?.close();
@@ -104,6 +107,88 @@ describe('logs of the whole flow, launch to temporary password', () => {
     expect(log).toContain('signed in');
     expect(log).toMatch(/opened again after it had been viewed/);
     expect(log.split('\n').length).toBeGreaterThan(50);
+    for (const secret of new Set(secrets)) expect(log.includes(secret), `log contains ${secret.slice(0, 4)}… (${secret.length} chars)`).toBe(false);
+  });
+  it('never contain them on the operator and import side either: new operators and tokens, uploads, link sign-in, codes, floods', async () => {
+    const secrets: string[] = [];
+    const keep = (...values: string[]) => secrets.push(...values.filter(Boolean));
+    const from = capture.lines.length;
+    const admin = await t.operatorToken('admin');
+    keep(admin);
+    const api = (path: string, body: unknown, token = admin, type = 'application/json') =>
+      fetch(`${t.baseUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+    // A new operator (password and token shown once), a second token, and sign-ins with a wrong and the right password.
+    const created = (await (await api('/api/operators', { username: 'log-scan-new', role: 'responder' })).json()) as { password: string; token: string };
+    const second = (await (await api('/api/operators/tokens', { username: 'log-scan-new', name: 'laptop' })).json()) as { token: string };
+    keep(created.password, created.token, second.token);
+    for (const password of ['operator wrong pw 99', created.password]) {
+      const form = await fetch(`${t.baseUrl}/operator/sign-in`);
+      const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
+      const res = await fetch(`${t.baseUrl}/operator/sign-in`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams({ username: 'log-scan-new', password, _csrf: csrf }).toString(),
+      });
+      keep(password, csrf, ...res.headers.getSetCookie().map((c) => c.split(';')[0].split('=')[1]).filter((v) => v.length > 20));
+    }
+    expect((await fetch(`${t.baseUrl}/api/campaigns`, { headers: { authorization: `Bearer ${second.token}` } })).status).toBe(200);
+
+    // An upload with plain demo passwords: good rows, a refused row, a too-long password; then a refused file.
+    const demo = ['demo password alpha 1', 'demo password bravo 2', 'demo password charlie 3', 'x'.repeat(129)];
+    keep(...demo);
+    const header = 'username,email,displayName,orgUnit,locale,emailVerified,password';
+    const rows = [
+      `${accountRow(70001).username},u70001@example.org,A,ops,en,true,${demo[0]}`,
+      `${accountRow(70002).username},u70002@example.org,B,ops,en,true,${demo[1]}`,
+      `${accountRow(70003).username},"Boss <boss@evil.example>",C,ops,en,true,${demo[2]}`,
+      `${accountRow(70004).username},u70004@example.org,D,ops,en,true,${demo[3]}`,
+    ];
+    const upload = await api('/api/accounts/import', csvText(rows, header), admin, 'text/csv');
+    expect(await upload.json()).toMatchObject({ created: 2, rejected: 2 });
+    expect((await api('/api/accounts/import', csvText(rows, 'user,mail,name,ou,lang,verified,password'), admin, 'text/csv')).status).toBe(400);
+    const imported = new Browser(t.baseUrl, '10.8.0.1');
+    expect((await imported.login(accountRow(70001).username, demo[0])).status).toBe(303);
+
+    // Signing in through a reset link (the token is in the path of the page and the post).
+    const campaign = await createCampaign(t);
+    const flagged = await seedAccount(t, { password: 'flagged log scan pw 7' });
+    await flagAccounts(t, campaign.id, [flagged.id]);
+    const token = randomBytes(32).toString('base64url');
+    await t.prisma.resetToken.create({ data: { tokenHash: sha256Hex(token), accountId: flagged.id, expiresAt: new Date(Date.now() + 600_000) } });
+    keep(token, flagged.password);
+    const viaLink = new Browser(t.baseUrl, '10.8.0.2');
+    const signInPage = await viaLink.get(`/reset/${token}`);
+    keep(csrfFrom(signInPage.body));
+    const wrongHere = await viaLink.post(`/reset/${token}/sign-in`, { username: flagged.username, password: 'not the password 42', _csrf: csrfFrom(signInPage.body) });
+    keep('not the password 42', csrfFrom(wrongHere.body));
+    expect((await viaLink.post(`/reset/${token}/sign-in`, { username: flagged.username, password: flagged.password, _csrf: csrfFrom(wrongHere.body) })).location).toBe(`/reset/${token}`);
+    keep(...viaLink.setCookieHeaders.map((h) => h.split(';')[0].split('=')[1]).filter((v) => v && v.length > 20));
+
+    // A secret with a code: a wrong code, the right one, then a revisit flood that gets throttled.
+    const issued = (await (await api(`/api/accounts/${accountRow(70002).username}/temporary-password`, { code: true })).json()) as { url: string; code: string };
+    const path = new URL(issued.url).pathname;
+    keep(issued.url, path.split('/secret/')[1], issued.code);
+    const { csrf } = (await (await fetch(`${t.baseUrl}${path}`, { headers: { accept: 'application/json' } })).json()) as { csrf: string };
+    keep(csrf);
+    const wrongCode = issued.code === '000000' ? '111111' : '000000';
+    const post = (code: string) =>
+      fetch(`${t.baseUrl}${path}/reveal`, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify({ csrf, code }) });
+    expect((await post(wrongCode)).status).toBe(403);
+    const revealed = (await (await post(issued.code)).json()) as { password: string };
+    keep(revealed.password);
+    const flood = [];
+    for (let i = 0; i < 25; i++) flood.push((await fetch(`${t.baseUrl}${path}`, { headers: { 'x-forwarded-for': '10.8.0.3' } })).status);
+    expect(flood).toContain(429);
+
+    for (const v of [...secrets]) if (/[^A-Za-z0-9_-]/.test(v)) keep(encodeURIComponent(v), new URLSearchParams({ v }).toString().slice(2));
+    await new Promise((r) => setTimeout(r, 500));
+    const log = capture.lines.slice(from).join('');
+    expect(log).toContain('/api/accounts/import');
+    expect(log).toContain('/reset/[redacted]/sign-in');
+    expect(log).toMatch(/accounts imported/);
     for (const secret of new Set(secrets)) expect(log.includes(secret), `log contains ${secret.slice(0, 4)}… (${secret.length} chars)`).toBe(false);
   });
 });

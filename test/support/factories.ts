@@ -49,3 +49,28 @@ export async function accountsCsv(count: number, hash = '', start = 1): Promise<
   for (let i = start; i < start + count; i++) lines.push(csvLine(accountRow(i, { passwordHash: hash })));
   return tempFile(`${lines.join('\n')}\n`);
 }
+
+/** An import file's text: the header, then one line per row (a string row is taken as it is). */
+export function csvText(rows: Array<AccountRow | string>, header = CSV_HEADER): string {
+  return `${[header, ...rows.map((r) => (typeof r === 'string' ? r : csvLine(r)))].join('\n')}\n`;
+}
+
+/** NDJSON import text; a string row is taken as it is. */
+export function ndjsonText(rows: Array<Record<string, unknown> | string>): string {
+  return `${rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n')}\n`;
+}
+
+/** Cells a spreadsheet would run as a formula (OWASP CSV injection); plain data on import, neutralised on export. */
+export const FORMULA_CELLS = ["=cmd|' /C calc'!A0", '+SUM(1+1)*cmd|x', '-2+3+cmd|x', '@SUM(1+1)*cmd|x', '=HYPERLINK("http://evil.example","x")'];
+
+/** Email cells that smuggle a display name, a second address or a comment past a lax parser: each is refused. */
+export const DISPLAY_NAME_EMAILS = [
+  '"Boss" <boss@evil.example>',
+  'Alice <alice@example.org>',
+  'alice@example.org <mallory@evil.example>',
+  'mallory@evil.example (alice@example.org)',
+  'alice@example.org, mallory@evil.example',
+  '"alice@example.org"@evil.example',
+  'alice@example.org\u202e',
+  'alice@example.org\r\nBcc: mallory@evil.example',
+];

@@ -30,7 +30,10 @@ export class SecretStatusDto {
   @ApiProperty() createdAt: Date;
   @ApiProperty() expiresAt: Date;
   @ApiPropertyOptional() viewedAt?: Date;
-  @ApiPropertyOptional({ description: 'The last visit after it was viewed: if the user did not make it, someone else may have the value.' })
+  @ApiPropertyOptional({
+    description:
+      'The last recorded visit after it was viewed (at most one per RATE_LIMIT_WINDOW): if the user did not make it, someone else may have the value.',
+  })
   revisitedAt?: Date;
   @ApiProperty() codeRequired: boolean;
   @ApiProperty() codeAttempts: number;
