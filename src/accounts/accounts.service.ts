@@ -11,7 +11,7 @@ import { PrismaService } from '../prisma/prisma.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { operatorActor, type AuthenticatedOperator } from '../operators/roles.decorator.js';
-import { AccountsImportService, type ImportSummary } from './accounts-import.service.js';
+import { ACCOUNT_WRITERS_LOCK, AccountsImportService, type ImportSummary } from './accounts-import.service.js';
 import { ImportFileError } from './import/import-file-error.js';
 import type { ImportFormat } from './import/import-reader.js';
 
@@ -42,15 +42,18 @@ export class AccountsService {
   async seedDemo(count: number, password: string, actor: string): Promise<{ created: number }> {
     if (!Number.isInteger(count) || count < 1 || count > 5_000_000) throw new BadRequestException('count must be 1 to 5,000,000');
     const passwordHash = await this.hasher.hash(password);
-    const created = await this.prisma.$executeRawUnsafe(
-      `INSERT INTO accounts (username, email, email_verified, display_name, org_unit, locale, password_hash, password_changed_at)
-       SELECT 'demo' || lpad(i::text, 6, '0'), 'demo' || lpad(i::text, 6, '0') || '@example.org', i % 3 <> 0,
-              'Demo User ' || i, (ARRAY['finance','engineering','sales','support','operations'])[1 + i % 5], 'en', $2, now()
-       FROM generate_series(1, $1::int) AS i
-       ON CONFLICT (username) DO NOTHING`,
-      count,
-      passwordHash,
-    );
+    const [, created] = await this.prisma.$transaction([
+      this.prisma.$executeRawUnsafe(ACCOUNT_WRITERS_LOCK),
+      this.prisma.$executeRawUnsafe(
+        `INSERT INTO accounts (username, email, email_verified, display_name, org_unit, locale, password_hash, password_changed_at)
+         SELECT 'demo' || lpad(i::text, 6, '0'), 'demo' || lpad(i::text, 6, '0') || '@example.org', i % 3 <> 0,
+                'Demo User ' || i, (ARRAY['finance','engineering','sales','support','operations'])[1 + i % 5], 'en', $2, now()
+         FROM generate_series(1, $1::int) AS i
+         ON CONFLICT (username) DO NOTHING`,
+        count,
+        passwordHash,
+      ),
+    ]);
     await this.audit.recordNow({ actor, action: 'accounts.demo-seed', details: { requested: count, created } });
     return { created };
   }

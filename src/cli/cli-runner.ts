@@ -1,24 +1,31 @@
-import type { INestApplicationContext, Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import type { DynamicModule, INestApplicationContext, Type } from '@nestjs/common';
 import { InvalidArgumentError } from 'commander';
 import { type AppConfig, loadConfig } from '../config/app-config.js';
 import { preflight } from '../preflight.js';
-import { CliModule } from './cli.module.js';
 
 /** The audit actor for CLI commands: the operating-system user running them. */
 export const CLI_ACTOR = `cli:${process.env.SUDO_USER ?? process.env.USER ?? 'unknown'}`;
 
 export type ServiceGetter = <S>(type: Type<S>) => S;
 
+/**
+ * The Nest module a command runs in. Loaded only when the command runs, so a command loads what it uses
+ * and nothing else (`accounts import` would otherwise spend a second loading the HTTP, Swagger, queue and mail stacks).
+ */
+export type CliModuleLoader = (config: AppConfig) => Promise<DynamicModule>;
+
+const everything: CliModuleLoader = async (config) => (await import('./cli.module.js')).CliModule.forRoot(config);
+
 export function cliConfig(): AppConfig {
   return { ...loadConfig(), logLevel: 'warn' };
 }
 
 /** Runs one command inside a Nest application context, after the same checks the service makes at start. */
-export async function withApp<T>(work: (get: ServiceGetter) => Promise<T>): Promise<T> {
+export async function withApp<T>(work: (get: ServiceGetter) => Promise<T>, load: CliModuleLoader = everything): Promise<T> {
   const config = cliConfig();
   await preflight(config);
-  const app: INestApplicationContext = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
+  const [{ NestFactory }, module] = await Promise.all([import('@nestjs/core'), load(config)]);
+  const app: INestApplicationContext = await NestFactory.createApplicationContext(module, { logger: ['error', 'warn'] });
   try {
     return await work((type) => app.get(type));
   } finally {

@@ -1,5 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AccountsService } from '../../src/accounts/accounts.service.js';
+import { registerAccountsCommands } from '../../src/cli/commands/accounts.commands.js';
 import { csvCell } from '../../src/common/csv.js';
 import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
 import { CSV_HEADER, KNOWN_PASSWORD, accountRow, accountsCsv, csvLine, tempFile } from '../support/factories.js';
@@ -144,6 +146,53 @@ describe('account import', () => {
     const summary = await accounts.importFile(ndjson, 'ndjson', 'test');
     expect(summary).toMatchObject({ created: 1, rejected: 2 });
     expect(summary.rejections.map((r) => r.reason)).toEqual(['not valid JSON', 'unknown field "extra"']);
+  });
+
+  it('updates changed accounts, leaves unchanged ones alone and creates new ones in one file', async () => {
+    const first = await tempFile([CSV_HEADER, ...[960001, 960002].map((i) => csvLine(accountRow(i, { passwordHash: hash })))].join('\n'));
+    expect(await accounts.importFile(first, 'csv', 'test')).toMatchObject({ created: 2 });
+    const unchanged = await t.prisma.account.findUniqueOrThrow({ where: { username: 'user0960002' } });
+    const lines = [
+      CSV_HEADER,
+      csvLine(accountRow(960001, { orgUnit: 'legal' })),
+      csvLine(accountRow(960002, { passwordHash: hash })),
+      csvLine(accountRow(960003, { passwordHash: hash })),
+      csvLine(accountRow(960003, { orgUnit: 'second' })),
+      csvLine(accountRow(960001, { orgUnit: 'third' })),
+    ];
+    const summary = await accounts.importFile(await tempFile(lines.join('\n')), 'csv', 'test');
+    expect(summary).toMatchObject({ rows: 5, created: 1, updated: 1, unchanged: 1, rejected: 2 });
+    expect(summary.rejections.map((r) => r.line)).toEqual([5, 6]);
+    const updated = await t.prisma.account.findUniqueOrThrow({ where: { username: 'user0960001' } });
+    // An empty passwordHash cell keeps the stored hash.
+    expect(updated).toMatchObject({ orgUnit: 'legal', passwordHash: hash });
+    expect(await t.prisma.account.findUniqueOrThrow({ where: { username: 'user0960002' } })).toEqual(unchanged);
+    expect(await t.prisma.account.findUniqueOrThrow({ where: { username: 'user0960003' } })).toMatchObject({ orgUnit: accountRow(960003).orgUnit });
+  });
+
+  it('resetctl accounts import runs in its own small module and prints the summary', async () => {
+    const file = await tempFile(`${CSV_HEADER}\n${csvLine(accountRow(970001, { passwordHash: hash }))}\nshort,row\n`);
+    const saved = { ...process.env };
+    const savedExitCode = process.exitCode;
+    Object.assign(process.env, { DATABASE_URL: t.config.database.url });
+    const printed: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
+    let exitCode: typeof process.exitCode;
+    try {
+      const program = new Command().exitOverride();
+      registerAccountsCommands(program);
+      await program.parseAsync(['accounts', 'import', file], { from: 'user' });
+      exitCode = process.exitCode;
+    } finally {
+      write.mockRestore();
+      process.env = saved;
+      process.exitCode = savedExitCode;
+    }
+    expect(JSON.parse(printed.join(''))).toMatchObject({ rows: 2, created: 1, rejected: 1 });
+    expect(exitCode).toBe(3);
+    expect(await t.prisma.account.count({ where: { username: 'user0970001' } })).toBe(1);
+    const audit = await t.prisma.auditEntry.findFirst({ where: { action: 'accounts.import' }, orderBy: { id: 'desc' } });
+    expect(audit?.actor).toMatch(/^cli:/);
   });
 
   it('imports over HTTP for responders only', async () => {

@@ -1,7 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { AccountsService } from '../../accounts/accounts.service.js';
 import { formatFromName, type ImportFormat } from '../../accounts/import/import-reader.js';
-import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
+import { CLI_ACTOR, type CliModuleLoader, positiveInt, print, withApp } from '../cli-runner.js';
+
+const accountsModule: CliModuleLoader = async (config) => (await import('../accounts-cli.module.js')).AccountsCliModule.forRoot(config);
+const accountsService = async () => (await import('../../accounts/accounts.service.js')).AccountsService;
 
 export function registerAccountsCommands(program: Command): void {
   const accounts = program.command('accounts').description('end-user accounts');
@@ -12,7 +14,8 @@ export function registerAccountsCommands(program: Command): void {
     .action(async (file: string, opts: { format?: ImportFormat }) => {
       const format = opts.format ?? formatFromName(file);
       if (format !== 'csv' && format !== 'ndjson') throw new InvalidArgumentError('--format must be csv or ndjson');
-      const summary = await withApp((get) => get(AccountsService).importFile(file, format, CLI_ACTOR));
+      const Accounts = await accountsService();
+      const summary = await withApp((get) => get(Accounts).importFile(file, format, CLI_ACTOR), accountsModule);
       print(summary);
       if (summary.rejected) process.exitCode = 3;
     });
@@ -24,6 +27,7 @@ export function registerAccountsCommands(program: Command): void {
     .option('--accounts <n>', 'how many', positiveInt, 1000)
     .option('--password <password>', 'their password', 'demo password 2024!')
     .action(async (opts: { accounts: number; password: string }) => {
-      print(await withApp((get) => get(AccountsService).seedDemo(opts.accounts, opts.password, CLI_ACTOR)));
+      const Accounts = await accountsService();
+      print(await withApp((get) => get(Accounts).seedDemo(opts.accounts, opts.password, CLI_ACTOR), accountsModule));
     });
 }

@@ -1,10 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
-import { CampaignsService, type CampaignPreview, type CampaignProgress } from '../../campaigns/campaigns.service.js';
-import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/dto/create-campaign.dto.js';
+import type { CampaignPreview, CampaignProgress } from '../../campaigns/campaigns.service.js';
 import { parseDuration } from '../../config/app-config.js';
 import { describeProblems } from '../../notifications/notices/link-free.js';
-import { NoticeRendererService } from '../../notifications/notices/notice-renderer.service.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
 import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
 
@@ -12,8 +10,14 @@ function campaignId(value: string): number {
   return positiveInt(value);
 }
 
-function noticeRate(value: string): number {
-  const n = positiveInt(value);
+// Loaded when a command runs, not when resetctl starts (see CliModuleLoader); the DTO module with the
+// bounds brings Swagger and class-validator, so the bounds are checked in the actions.
+const campaignsService = async () => (await import('../../campaigns/campaigns.service.js')).CampaignsService;
+const noticeRenderer = async () => (await import('../../notifications/notices/notice-renderer.service.js')).NoticeRendererService;
+const campaignLimits = () => import('../../campaigns/dto/create-campaign.dto.js');
+
+async function noticeRate(n: number): Promise<number> {
+  const { MAX_NOTICE_RATE } = await campaignLimits();
   if (n > MAX_NOTICE_RATE) throw new InvalidArgumentError(`at most ${MAX_NOTICE_RATE} notices per second`);
   return n;
 }
@@ -26,7 +30,13 @@ function linkTtlMinutes(value: string): number {
     throw new InvalidArgumentError((err as Error).message);
   }
   const minutes = Math.ceil(seconds / 60);
-  if (minutes < 1 || minutes > MAX_LINK_TTL_MINUTES) throw new InvalidArgumentError('the link lifetime must be 1m to 24h');
+  if (minutes < 1) throw new InvalidArgumentError('the link lifetime must be 1m to 24h');
+  return minutes;
+}
+
+async function checkedLinkTtl(minutes: number): Promise<number> {
+  const { MAX_LINK_TTL_MINUTES } = await campaignLimits();
+  if (minutes > MAX_LINK_TTL_MINUTES) throw new InvalidArgumentError('the link lifetime must be 1m to 24h');
   return minutes;
 }
 
@@ -75,15 +85,18 @@ export function registerCampaignCommands(program: Command): void {
     .option('--all', 'every account')
     .option('--usernames <file>', 'a file with one username per line')
     .option('--org-unit <unit>', 'every account of this org unit')
-    .option('--rate <n>', 'notices per second across all workers', noticeRate, 50)
+    .option('--rate <n>', 'notices per second across all workers', positiveInt, 50)
     .option('--link-ttl <duration>', 'lifetime of the reset links users ask for (1m to 24h)', linkTtlMinutes, 30)
     .option('--template <name>', 'notice template under templates/mail', 'breach-notice')
     .action(async (opts: { name: string; incident: string; reason: string; all?: boolean; usernames?: string; orgUnit?: string; rate: number; linkTtl: number; template: string }) => {
       const scopes = [opts.all, opts.usernames, opts.orgUnit].filter(Boolean).length;
       if (scopes !== 1) throw new InvalidArgumentError('give exactly one of --all, --usernames FILE, --org-unit X');
+      const rate = await noticeRate(opts.rate);
+      const linkTtl = await checkedLinkTtl(opts.linkTtl);
       const usernames = opts.usernames ? await readUsernames(opts.usernames) : undefined;
+      const Campaigns = await campaignsService();
       const { campaign: created, preview } = await withApp((get) =>
-        get(CampaignsService).create(
+        get(Campaigns).create(
           {
             name: opts.name,
             incidentRef: opts.incident,
@@ -91,8 +104,8 @@ export function registerCampaignCommands(program: Command): void {
             scope: opts.all ? 'all' : usernames ? 'usernames' : 'org_unit',
             usernames,
             orgUnit: opts.orgUnit,
-            noticeRate: opts.rate,
-            linkTtlMinutes: opts.linkTtl,
+            noticeRate: rate,
+            linkTtlMinutes: linkTtl,
             template: opts.template,
           },
           CLI_ACTOR,
@@ -106,7 +119,7 @@ export function registerCampaignCommands(program: Command): void {
     .command('preview <id>')
     .description('what launching would do, with a sample notice and the link check')
     .action(async (id: string) => {
-      const preview = await withApp((get) => get(CampaignsService).preview(campaignId(id)));
+      const preview = await withApp(async (get) => get(await campaignsService()).preview(campaignId(id)));
       print(previewReport(preview));
       if (!preview.linkCheck.ok) process.exitCode = 2;
     });
@@ -115,7 +128,7 @@ export function registerCampaignCommands(program: Command): void {
     .command('list')
     .description('all campaigns')
     .action(async () => {
-      const campaigns = await withApp((get) => get(CampaignsService).list());
+      const campaigns = await withApp(async (get) => get(await campaignsService()).list());
       print(campaigns.map((c) => `${c.id}\t${c.status}\t${c.incidentRef}\t${c.name}`).join('\n') || 'no campaigns');
     });
 
@@ -124,7 +137,7 @@ export function registerCampaignCommands(program: Command): void {
       .command(`${name} <id>`)
       .description(description)
       .action(async (id: string) => {
-        const result = await withApp((get) => get(CampaignsService)[name](campaignId(id), CLI_ACTOR));
+        const result = await withApp(async (get) => get(await campaignsService())[name](campaignId(id), CLI_ACTOR));
         print(progressBar(result.progress));
       });
   action('launch', 'flag the scope (in batches, in the worker) and start sending notices; safe to repeat');
@@ -136,7 +149,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('stop the campaign; with --clear-must-reset also lift must-reset from accounts that have not reset')
     .option('--clear-must-reset', 'lift must-reset and revoke unused reset links of accounts that have not reset yet')
     .action(async (id: string, opts: { clearMustReset?: boolean }) => {
-      const result = await withApp((get) => get(CampaignsService).cancel(campaignId(id), opts.clearMustReset ?? false, CLI_ACTOR));
+      const result = await withApp(async (get) => get(await campaignsService()).cancel(campaignId(id), opts.clearMustReset ?? false, CLI_ACTOR));
       print(`campaign ${result.id} cancelled: ${result.cancelled} open accounts cancelled, must-reset cleared for ${result.cleared}`);
     });
 
@@ -144,7 +157,9 @@ export function registerCampaignCommands(program: Command): void {
     .command('rate <id> <rate>')
     .description('change the notice rate (messages per second), also while running')
     .action(async (id: string, rate: string) => {
-      const result = await withApp((get) => get(CampaignsService).setRate(campaignId(id), noticeRate(rate), CLI_ACTOR));
+      const perSecond = await noticeRate(positiveInt(rate));
+      const Campaigns = await campaignsService();
+      const result = await withApp((get) => get(Campaigns).setRate(campaignId(id), perSecond, CLI_ACTOR));
       print(`campaign ${result.id}: ${result.noticeRate} notices per second`);
     });
 
@@ -154,7 +169,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--watch', 'refresh every 2 seconds until the campaign completes or is cancelled')
     .action(async (id: string, opts: { watch?: boolean }) => {
       await withApp(async (get) => {
-        const campaigns = get(CampaignsService);
+        const campaigns = get(await campaignsService());
         for (;;) {
           const progress = await campaigns.progressOf(campaignId(id));
           if (!opts.watch) return print({ ...progress, bar: progressBar(progress) });
@@ -171,13 +186,13 @@ export function registerCampaignCommands(program: Command): void {
     .description('accounts whose notice failed, with the SMTP reply')
     .option('--limit <n>', 'how many', positiveInt, 1000)
     .action(async (id: string, opts: { limit: number }) => {
-      const page = await withApp((get) => get(CampaignsService).accountsPage(campaignId(id), { state: 'notice_failed', limit: Math.min(opts.limit, 1000) }));
+      const page = await withApp(async (get) => get(await campaignsService()).accountsPage(campaignId(id), { state: 'notice_failed', limit: Math.min(opts.limit, 1000) }));
       print(page.items.map((r) => `${r.username}\t${r.email ?? '-'}\tattempts ${r.noticeAttempts}\t${r.noticeError ?? ''}`).join('\n') || 'no failed notices');
     });
   notices
     .command('retry <id>')
     .description('send every failed notice again (within the campaign throttle)')
-    .action(async (id: string) => print(await withApp((get) => get(CampaignsService).retryFailed(campaignId(id), CLI_ACTOR))));
+    .action(async (id: string) => print(await withApp(async (get) => get(await campaignsService()).retryFailed(campaignId(id), CLI_ACTOR))));
 
   const templates = program.command('templates').description('notice templates');
   templates
@@ -185,7 +200,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('render a sample notice and run the link check (exit code 2 when it fails)')
     .option('--locale <locale>', 'locale to render', 'en')
     .action(async (name: string, opts: { locale: string }) => {
-      const result = await withApp(async (get) => get(NoticeRendererService).previewTemplate(name, opts.locale));
+      const result = await withApp(async (get) => get(await noticeRenderer()).previewTemplate(name, opts.locale));
       print(
         `Subject: ${result.sample.subject}\n\n${result.sample.text.trimEnd()}\n\n` +
           (result.problems.length ? `link check FAILED: ${describeProblems(result.problems)}` : 'link check passed: no link anywhere in the notice'),

@@ -1,7 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { AuditService } from '../../audit/audit.service.js';
-import { OperatorsService } from '../../operators/operators.service.js';
 import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
+
+// Loaded when a command runs, not when resetctl starts (see CliModuleLoader).
+const operatorsService = async () => (await import('../../operators/operators.service.js')).OperatorsService;
+const auditService = async () => (await import('../../audit/audit.service.js')).AuditService;
 
 const ROLES = ['admin', 'responder', 'manager'];
 
@@ -14,21 +16,21 @@ export function registerOperatorsCommands(program: Command): void {
     .requiredOption('--role <role>', 'admin, responder or manager')
     .action(async (opts: { username: string; role: string }) => {
       if (!ROLES.includes(opts.role)) throw new InvalidArgumentError('--role must be admin, responder or manager');
-      const created = await withApp((get) => get(OperatorsService).create(opts.username, opts.role as never, CLI_ACTOR));
+      const created = await withApp(async (get) => get(await operatorsService()).create(opts.username, opts.role as never, CLI_ACTOR));
       print(`operator ${opts.username} (${opts.role}) created. Shown once, store them now:\n  password:  ${created.password}\n  API token: ${created.token}`);
     });
   operators
     .command('list')
     .description('operators with their roles')
     .action(async () => {
-      const rows = await withApp((get) => get(OperatorsService).list());
+      const rows = await withApp(async (get) => get(await operatorsService()).list());
       print(rows.map((o) => `${o.username}\t${o.role}\t${o.disabledAt ? `disabled ${o.disabledAt.toISOString()}` : 'active'}`).join('\n') || 'no operators');
     });
   operators
     .command('disable <username>')
     .description('disable an operator and revoke its tokens and sessions')
     .action(async (username: string) => {
-      await withApp((get) => get(OperatorsService).disable(username, CLI_ACTOR));
+      await withApp(async (get) => get(await operatorsService()).disable(username, CLI_ACTOR));
       print(`operator ${username} disabled`);
     });
   operators
@@ -36,7 +38,7 @@ export function registerOperatorsCommands(program: Command): void {
     .description('API tokens (metadata only: tokens are stored hashed)')
     .option('--username <username>', 'only this operator\'s tokens')
     .action(async (opts: { username?: string }) => {
-      const rows = await withApp((get) => get(OperatorsService).listTokens(opts.username));
+      const rows = await withApp(async (get) => get(await operatorsService()).listTokens(opts.username));
       print(
         rows
           .map((t) =>
@@ -51,7 +53,7 @@ export function registerOperatorsCommands(program: Command): void {
     .requiredOption('--username <username>')
     .requiredOption('--name <name>', 'what the token is for')
     .action(async (opts: { username: string; name: string }) => {
-      const created = await withApp((get) => get(OperatorsService).createToken(opts.username, opts.name, CLI_ACTOR));
+      const created = await withApp(async (get) => get(await operatorsService()).createToken(opts.username, opts.name, CLI_ACTOR));
       print(`token ${created.id} for ${opts.username}. Shown once, store it now:\n  API token: ${created.token}`);
     });
   operators
@@ -59,7 +61,7 @@ export function registerOperatorsCommands(program: Command): void {
     .description('revoke an API token by its id (see `operators tokens`)')
     .action(async (id: string) => {
       const tokenId = positiveInt(id);
-      await withApp((get) => get(OperatorsService).revokeToken(tokenId, CLI_ACTOR));
+      await withApp(async (get) => get(await operatorsService()).revokeToken(tokenId, CLI_ACTOR));
       print(`token ${tokenId} revoked`);
     });
 
@@ -68,7 +70,7 @@ export function registerOperatorsCommands(program: Command): void {
     .command('verify')
     .description('check the hash chain; exits 1 when an entry was removed or edited')
     .action(async () => {
-      const result = await withApp((get) => get(AuditService).verify());
+      const result = await withApp(async (get) => get(await auditService()).verify());
       print(result);
       if (!result.ok) process.exitCode = 1;
     });

@@ -1,6 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { SecretsService } from '../../secrets/secrets.service.js';
 import { CLI_ACTOR, print, withApp } from '../cli-runner.js';
+
+// Loaded when a command runs, not when resetctl starts (see CliModuleLoader).
+const secretsService = async () => (await import('../../secrets/secrets.service.js')).SecretsService;
 
 /** `resetctl accounts temp-password …`. */
 export function registerSecretsCommands(accounts: Command): void {
@@ -18,7 +20,7 @@ export function registerSecretsCommands(accounts: Command): void {
         throw new InvalidArgumentError('--format must be password or phrase');
       }
       const format = opts.format as 'password' | 'phrase' | undefined;
-      print(await withApp((get) => get(SecretsService).issueTemporaryPassword(username, { ...opts, format }, CLI_ACTOR)));
+      print(await withApp(async (get) => get(await secretsService()).issueTemporaryPassword(username, { ...opts, format }, CLI_ACTOR)));
     });
 
   accounts
@@ -27,6 +29,6 @@ export function registerSecretsCommands(accounts: Command): void {
     .action(async (id: string) => {
       const n = Number(id);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a secret id');
-      print(await withApp((get) => get(SecretsService).status(n)));
+      print(await withApp(async (get) => get(await secretsService()).status(n)));
     });
 }

@@ -1,0 +1,23 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { AccountsImportService } from '../accounts/accounts-import.service.js';
+import { AccountsService } from '../accounts/accounts.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { AppConfig } from '../config/app-config.js';
+import { ConfigModule } from '../config/config.module.js';
+import { PasswordHasherService } from '../passwords/password-hasher.service.js';
+import { PrismaModule } from '../prisma/prisma.module.js';
+
+/**
+ * What `resetctl accounts import` and `demo seed` need: the database, the hasher and the audit log. Not the
+ * infrastructure module, whose audit, operators and mail modules bring controllers, Swagger, queues and SMTP.
+ */
+@Module({})
+export class AccountsCliModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AccountsCliModule,
+      imports: [ConfigModule.forRoot(config), PrismaModule],
+      providers: [AuditService, PasswordHasherService, AccountsImportService, AccountsService],
+    };
+  }
+}
