@@ -232,6 +232,11 @@ export const noticeThroughputRow: BenchDefinition = {
     );
 
     const transport = nodemailer.createTransport({ pool: true, maxConnections: 5, maxMessages: Infinity, host: '127.0.0.1', port: env.sink.port, secure: false, ignoreTLS: true });
+    const cpuMs = (since: NodeJS.CpuUsage) => {
+      const used = process.cpuUsage(since);
+      return (used.user + used.system) / 1000;
+    };
+    const floorCpu = process.cpuUsage();
     const floorStart = epochMs();
     await runConcurrently(subset, 100, async (i) => {
       await transport.sendMail({
@@ -244,12 +249,14 @@ export const noticeThroughputRow: BenchDefinition = {
         messageId: `<bench-floor-${i}@bench>`,
       });
     });
+    const floorCpuMs = cpuMs(floorCpu);
     transport.close();
     const floorTimes = env.sink.times('floor', floorStart);
     const floorRate = floorTimes.length / ((Math.max(...floorTimes) - floorStart) / 1000);
 
     await setRate(env, campaignId, UNTHROTTLED);
     const budgetMs = 240_000;
+    const productCpu = process.cpuUsage();
     const started = epochMs();
     await env.get(CampaignsService).resume(campaignId, ACTOR);
     const mth = await env.sink.waitFor(
@@ -260,6 +267,7 @@ export const noticeThroughputRow: BenchDefinition = {
       budgetMs,
       env.sink.arrivals.length,
     );
+    const productCpuMs = cpuMs(productCpu);
     await env.get(CampaignsService).pause(campaignId, ACTOR);
     const received = mth ? subset : env.sink.count('notice', started);
     const productRate = received / (((mth?.[0] ?? epochMs()) - started) / 1000);
@@ -271,7 +279,8 @@ export const noticeThroughputRow: BenchDefinition = {
         floorRate,
         'msg/s',
         { maxRatio: 1 / 0.7, text: '≥ 70% of bare loop' },
-        `end to end into the SMTP sink (child process), from resume to the ${received}th arrival; floor: pooled nodemailer, 5 connections, same message${mth ? '' : `; BUDGET ${budgetMs / 1000} s ran out`}`,
+        `end to end into the SMTP sink (child process), from resume to the ${received}th arrival; floor: pooled nodemailer, 5 connections, same message${mth ? '' : `; BUDGET ${budgetMs / 1000} s ran out`}; ` +
+          `CPU of this process per message: product ${round(productCpuMs / received, 2)} ms, floor ${round(floorCpuMs / subset, 2)} ms`,
       ),
     ];
   },

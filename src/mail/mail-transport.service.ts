@@ -29,50 +29,70 @@ export function classifySmtpError(error: unknown): SmtpFailure {
   return { permanent, reply: err.responseCode ? reply : `${err.code ?? 'ERROR'}: ${reply}` };
 }
 
+/** Connections kept for mail a user is waiting for (reset links, secret links), apart from the notice pool. */
+const USER_MAIL_CONNECTIONS = 2;
+
 /**
- * One pooled SMTP transport per process, or a dev outbox of .eml files when SMTP_URL is unset.
+ * Two pooled SMTP transports per process, or a dev outbox of .eml files when SMTP_URL is unset: one for campaign
+ * notices (`sendNotice`) and a small one for mail a user just asked for (`send`), so a reset link never waits behind
+ * a draining backlog of notices in the same pool's queue.
  * Throttling is not done here: nodemailer's own rateLimit is per process, the queue's is global.
  */
 @Injectable()
 export class MailTransportService implements OnModuleDestroy {
   private readonly logger = new Logger(MailTransportService.name);
-  private readonly transport: Transporter;
+  private readonly notices: Transporter;
+  private readonly userMail: Transporter;
   readonly outboxDir?: string;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     if (config.mail.smtpUrl) {
-      const url = new URL(config.mail.smtpUrl);
-      this.transport = nodemailer.createTransport({
-        pool: true,
-        maxConnections: config.mail.poolSize,
-        maxMessages: Infinity,
-        // A message whose connection dropped may already have been accepted; the queue's retry, which checks
-        // the database first, decides whether to send again, not the pool on its own.
-        maxRequeues: 0,
-        host: url.hostname,
-        port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
-        secure: url.protocol === 'smtps:',
-        auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
-        ignoreTLS: url.searchParams.get('tls') === 'off',
-        connectionTimeout: 10_000,
-        greetingTimeout: 10_000,
-        socketTimeout: 30_000,
-      });
+      this.notices = this.smtpTransport(config.mail.smtpUrl, config.mail.poolSize);
+      this.userMail = this.smtpTransport(config.mail.smtpUrl, USER_MAIL_CONNECTIONS);
     } else {
       this.outboxDir = path.resolve(config.mail.outboxDir);
-      this.transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+      this.notices = this.userMail = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
     }
+  }
+
+  private smtpTransport(smtpUrl: string, connections: number): Transporter {
+    const url = new URL(smtpUrl);
+    return nodemailer.createTransport({
+      pool: true,
+      maxConnections: connections,
+      maxMessages: Infinity,
+      // A message whose connection dropped may already have been accepted; the queue's retry, which checks
+      // the database first, decides whether to send again, not the pool on its own.
+      maxRequeues: 0,
+      host: url.hostname,
+      port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
+      secure: url.protocol === 'smtps:',
+      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      ignoreTLS: url.searchParams.get('tls') === 'off',
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+    });
   }
 
   describe(): string {
     if (this.outboxDir) return `mail goes to the dev outbox ${this.outboxDir} as .eml files (set SMTP_URL to send over SMTP)`;
     const url = new URL(this.config.mail.smtpUrl!);
-    return `mail goes over SMTP to ${url.hostname}:${url.port} (pool of ${this.config.mail.poolSize})`;
+    return `mail goes over SMTP to ${url.hostname}:${url.port} (pool of ${this.config.mail.poolSize} for notices, ${USER_MAIL_CONNECTIONS} for user mail)`;
   }
 
-  /** Sends one message; throws the transport's error (see classifySmtpError) when it is refused. */
-  async send(mail: OutgoingMail): Promise<void> {
-    const info = await this.transport.sendMail({
+  /** Sends mail a user is waiting for; throws the transport's error (see classifySmtpError) when it is refused. */
+  send(mail: OutgoingMail): Promise<void> {
+    return this.deliver(this.userMail, mail);
+  }
+
+  /** Sends one campaign notice through the notice pool; throws like `send`. */
+  sendNotice(mail: OutgoingMail): Promise<void> {
+    return this.deliver(this.notices, mail);
+  }
+
+  private async deliver(transport: Transporter, mail: OutgoingMail): Promise<void> {
+    const info = await transport.sendMail({
       from: this.config.mail.from,
       to: mail.to,
       subject: mail.subject,
@@ -89,7 +109,8 @@ export class MailTransportService implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    this.transport.close();
+    this.notices.close();
+    if (this.userMail !== this.notices) this.userMail.close();
     this.logger.debug('mail transport closed');
   }
 }

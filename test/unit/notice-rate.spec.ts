@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rateLimitFor } from '../../src/notifications/notices/notice-rate.js';
+import { PACED_UP_TO, paceIntervalMicros, queueLimitFor, rateLimitFor } from '../../src/notifications/notices/notice-rate.js';
 
 describe('rateLimitFor', () => {
   it('spreads a rate evenly in small windows', () => {
@@ -19,5 +19,22 @@ describe('rateLimitFor', () => {
 
   it('rejects a rate that is not positive', () => {
     expect(() => rateLimitFor(0)).toThrow();
+  });
+});
+
+describe('pacing', () => {
+  it('paces sends 1% under the rate, so the mean stays within 2% and jitter has room under rate + 1', () => {
+    for (const rate of [1, 50, 200, 999]) {
+      const perSecond = 1_000_000 / paceIntervalMicros(rate);
+      expect(perSecond).toBeLessThan(rate);
+      expect(perSecond).toBeGreaterThan(rate * 0.985);
+    }
+  });
+
+  it('lets the queue fetch a little ahead of a paced rate, and limits an unpaced rate itself', () => {
+    const perSecond = ({ max, duration }: { max: number; duration: number }) => (max * 1000) / duration;
+    expect(perSecond(queueLimitFor(200))).toBeGreaterThan(200);
+    expect(perSecond(queueLimitFor(200))).toBeLessThanOrEqual(220);
+    expect(queueLimitFor(PACED_UP_TO + 1)).toEqual(rateLimitFor(PACED_UP_TO + 1));
   });
 });

@@ -8,7 +8,7 @@ import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { JOBS, type SendNoticeJob, noticeJobId, noticeQueueName } from '../../queues/queue-names.js';
 import { redisConnectionOptions } from '../../queues/queues.module.js';
-import { rateLimitFor } from './notice-rate.js';
+import { queueLimitFor } from './notice-rate.js';
 
 export const NO_VERIFIED_EMAIL = 'no verified email address: use the admin-assisted path';
 
@@ -45,7 +45,7 @@ export class NoticeQueueService implements OnModuleDestroy {
   /** Makes the queue's global rate limit and paused flag match the campaign row (Redis may have lost them). */
   async applyState(campaign: { id: number; status: CampaignStatus; noticeRate: number }): Promise<void> {
     const queue = this.queue(campaign.id);
-    const wanted = rateLimitFor(campaign.noticeRate);
+    const wanted = queueLimitFor(campaign.noticeRate);
     const current = await queue.getGlobalRateLimit();
     if (current?.max !== wanted.max || current?.duration !== wanted.duration) await queue.setGlobalRateLimit(wanted.max, wanted.duration);
     const paused = await queue.isPaused();

@@ -8,6 +8,7 @@ import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { describeProblems } from './link-free.js';
 import { NO_VERIFIED_EMAIL } from './notice-queue.service.js';
+import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
 
 /** A refusal worth retrying (4xx, dropped connection, timeout); BullMQ retries it with backoff, inside the throttle. */
@@ -18,6 +19,7 @@ export type NoticeOutcome = 'sent' | 'failed' | 'skipped';
 interface NoticeRow {
   state: ProgressState;
   status: CampaignStatus;
+  notice_rate: number;
   incident_ref: string;
   reason: string;
   phrase: string;
@@ -30,7 +32,7 @@ interface NoticeRow {
 }
 
 const LOCK_NOTICE_ROW = `
-  SELECT ca.state, c.status, c.incident_ref, c.reason, c.phrase, c.template,
+  SELECT ca.state, c.status, c.notice_rate, c.incident_ref, c.reason, c.phrase, c.template,
          a.username, a.display_name, a.email, a.email_verified, a.locale
   FROM campaign_accounts ca
   JOIN campaigns c ON c.id = ca.campaign_id
@@ -71,6 +73,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     private readonly progress: CampaignProgressService,
     private readonly renderer: NoticeRendererService,
     private readonly mail: MailTransportService,
+    private readonly pacer: NoticePacerService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.pool = new pg.Pool({ connectionString: config.database.url, max: config.campaigns.noticeConcurrency, pipeline: true, connectionTimeoutMillis: 60_000 });
@@ -129,8 +132,9 @@ export class NoticeSenderService implements OnModuleDestroy {
       { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
     );
     if (notice.problems.length) return this.fail(client, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`);
+    await this.pacer.waitForSlot(campaignId, row.notice_rate);
     try {
-      await this.mail.send({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
+      await this.mail.sendNotice({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
     } catch (err) {
       const failure = classifySmtpError(err);
       if (failure.permanent || finalAttempt) return this.fail(client, campaignId, accountId, failure.reply);

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeQueueService } from './notice-queue.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
 import { NoticeSenderService } from './notice-sender.service.js';
 
 /** Link-free campaign notices: rendering, the link check and queueing. */
 @Module({
-  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
+  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
   exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
 })
 export class NoticesModule {}
