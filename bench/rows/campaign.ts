@@ -426,7 +426,7 @@ export const throttleRow: BenchDefinition = {
         unit: 'msg',
         target: `≤ R+1 (${rate + 1})`,
         met: maxWindow <= rate + 1,
-        notes: `the worker runs ${inFlight ?? '?'} sends at once at this rate: the limiter spaces send starts, so a window can hold R starts plus the sends already in flight`,
+        notes: `up to ${inFlight ?? '?'} sends in flight; each send takes the campaign's next paced slot (1% under R) right before SMTP, so a window above R+1 means more than ~10 ms of jitter between a send's start and its arrival`,
       },
     ];
   },
