@@ -6,6 +6,7 @@ import express from 'express';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { BodylessRoutesInterceptor } from './common/bodyless-routes.interceptor.js';
 import { mountApiDocs, mountQueueBoard } from './dashboard/operator-tools.js';
 import { TEMPLATES_DIR } from './templates/templates.service.js';
 import path from 'node:path';
@@ -29,6 +30,7 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   app.use(express.json({ limit: JSON_BODY_LIMIT }));
   app.use(express.urlencoded({ extended: false, limit: JSON_BODY_LIMIT }));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalInterceptors(new BodylessRoutesInterceptor());
   mountApiDocs(app);
   mountQueueBoard(app);
   app.enableShutdownHooks();

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { UserMailModule } from '../notifications/user-mail/user-mail.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { AccountService } from './account.service.js';
 import { AuthExceptionFilter } from './auth-exception.filter.js';
 import { ForcedChangeService } from './forced-change.service.js';
@@ -11,7 +12,6 @@ import { PageResponderService } from './page-responder.service.js';
 import { PasswordChangeController } from './password-change.controller.js';
 import { PreResetController } from './pre-reset.controller.js';
 import { PreResetService } from './pre-reset.service.js';
-import { RateLimiterService } from './rate-limiter.service.js';
 import { ResetController } from './reset.controller.js';
 import { ResetService } from './reset.service.js';
 import { SessionsService } from './sessions.service.js';
@@ -19,12 +19,11 @@ import { UserSessionGuard } from './user-session.guard.js';
 
 /** End-user sign-in, the pre-reset gate, reset links and the reset itself. */
 @Module({
-  imports: [UserMailModule],
+  imports: [UserMailModule, RateLimitModule],
   controllers: [LoginController, PreResetController, ResetController, PasswordChangeController],
   providers: [
     NewPasswordService,
     SessionsService,
-    RateLimiterService,
     PageResponderService,
     LoginService,
     AccountService,
@@ -34,6 +33,6 @@ import { UserSessionGuard } from './user-session.guard.js';
     { provide: APP_GUARD, useClass: UserSessionGuard },
     { provide: APP_FILTER, useClass: AuthExceptionFilter },
   ],
-  exports: [SessionsService, RateLimiterService],
+  exports: [SessionsService],
 })
 export class AuthModule {}

@@ -7,7 +7,7 @@ import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { LoginDto } from './dto/login.dto.js';
 import type { Outcome } from './page-responder.service.js';
-import { RateLimiterService, type Limit, minutesText } from './rate-limiter.service.js';
+import { RateLimiterService, type Limit, minutesText } from '../rate-limit/rate-limiter.service.js';
 import { SessionsService } from './sessions.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
 

@@ -6,7 +6,7 @@ import { describeMinutes, linkTtlMinutes, maskEmail } from '../notifications/use
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
 import type { Outcome } from './page-responder.service.js';
-import { RateLimiterService, minutesText } from './rate-limiter.service.js';
+import { RateLimiterService, minutesText } from '../rate-limit/rate-limiter.service.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
 /** The page a must-reset account lands on after a correct password: why, and one button that mails a link. */

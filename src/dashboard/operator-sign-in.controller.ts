@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Query, Req, Res, UseFilters } fr
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { newOpaqueToken } from '../common/tokens.js';
+import { isSafeNext } from '../operators/operator-authenticator.service.js';
 import { OperatorSessionsService, SignInThrottledException } from '../operators/operator-sessions.service.js';
 import { CurrentOperator, Roles, type AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { TemplatesService } from '../templates/templates.service.js';
@@ -11,10 +12,8 @@ import { SignInFormDto, SignInPageQueryDto, SignOutFormDto } from './dto/dashboa
 /** Pre-session CSRF token for the sign-in form (double-submit cookie), so nobody can sign a browser in to their account. */
 const SIGN_IN_CSRF_COOKIE = 'ro_operator_sign_in';
 
-/** Only local paths of the operator side, never another origin (`//host`, `/\host`). */
 function safeNext(next: string | undefined): string {
-  const allowed = next && /^\/(dashboard|admin\/queues|api\/docs)(?:[/?#]|$)/.test(next) && !/[\\\s]|\/\/|(^|\/)\.\.?(\/|$|[?#])/.test(next);
-  return allowed ? next : '/dashboard';
+  return isSafeNext(next) ? next : '/dashboard';
 }
 
 @ApiExcludeController()

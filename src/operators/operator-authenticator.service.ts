@@ -33,9 +33,25 @@ export class OperatorAuthenticatorService {
   }
 }
 
-/** Where a browser without an operator session is sent. */
+/** The longest `next` the operator sign-in page and form accept. */
+export const SIGN_IN_NEXT_MAX_LENGTH = 500;
+
+/** A local path of the operator side, never another origin (`//host`, `/\host`), and short enough for the sign-in form. */
+export function isSafeNext(next: string | undefined): next is string {
+  return (
+    !!next &&
+    next.length <= SIGN_IN_NEXT_MAX_LENGTH &&
+    /^\/(dashboard|admin\/queues|api\/docs)(?:[/?#]|$)/.test(next) &&
+    !/[\\\s]|\/\/|(^|\/)\.\.?(\/|$|[?#])/.test(next)
+  );
+}
+
+/**
+ * Where a browser without an operator session is sent. A path the sign-in form would refuse (too long, or not one
+ * it returns to) is left out rather than turned into a 400 there: the operator lands on the dashboard home instead.
+ */
 export function signInRedirect(originalUrl: string): string {
-  return `/operator/sign-in?next=${encodeURIComponent(originalUrl)}`;
+  return isSafeNext(originalUrl) ? `/operator/sign-in?next=${encodeURIComponent(originalUrl)}` : '/operator/sign-in';
 }
 
 /** An HTML GET from a browser (not an API client) is answered with the sign-in page rather than a bare 401. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
-import { type Limit, RateLimiterService } from '../auth/rate-limiter.service.js';
+import { type Limit, RateLimiterService } from '../rate-limit/rate-limiter.service.js';
 import { sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';

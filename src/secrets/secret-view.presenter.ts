@@ -1,4 +1,4 @@
-import { minutesText } from '../auth/rate-limiter.service.js';
+import { minutesText } from '../rate-limit/rate-limiter.service.js';
 import type { SecretView } from './secret-reveal.service.js';
 
 export interface SecretPage {

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { RateLimiterService } from '../auth/rate-limiter.service.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { SecretCipher } from './secret-cipher.js';
 import { SecretPagesController } from './secret-pages.controller.js';
 import { SecretRevealService } from './secret-reveal.service.js';
@@ -8,8 +8,9 @@ import { SecretsService } from './secrets.service.js';
 
 /** Admin-assisted temporary passwords delivered through a view-once link. */
 @Module({
+  imports: [RateLimitModule],
   controllers: [SecretsController, SecretPagesController],
-  providers: [SecretsService, SecretRevealService, SecretCipher, RateLimiterService],
+  providers: [SecretsService, SecretRevealService, SecretCipher],
   exports: [SecretsService, SecretRevealService],
 })
 export class SecretsModule {}

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../../src/audit/audit.service.js';
+import { QUEUE_BOARD_PATH } from '../../src/dashboard/operator-tools.js';
+import { SIGN_IN_NEXT_MAX_LENGTH } from '../../src/operators/operator-authenticator.service.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { advance, seedCampaign, signIn } from './dashboard-fixtures.js';
 
@@ -149,5 +151,24 @@ describe('completion dashboard', () => {
     expect(anonymous.headers.get('location')).toBe(`/operator/sign-in?next=${encodeURIComponent(`/dashboard/campaigns/${campaignId}`)}`);
     const api = await fetch(`${t.baseUrl}/dashboard/campaigns/${campaignId}/live.json`);
     expect(api.status).toBe(401);
+  });
+
+  it('sends a browser with an over-long page address to a sign-in page that works, and then to the dashboard home', async () => {
+    const signInHop = async (path: string) => {
+      const bounce = await fetch(`${t.baseUrl}${path}`, { redirect: 'manual', headers: { accept: 'text/html' } });
+      expect(bounce.status, path.slice(0, 60)).toBe(303);
+      const location = bounce.headers.get('location')!;
+      const page = await fetch(new URL(location, t.baseUrl));
+      const body = await page.text();
+      return { location, status: page.status, next: /name="next" value="([^"]*)"/.exec(body)?.[1]?.replace(/&#x2F;/g, '/').replace(/&#x3D;/g, '=') };
+    };
+    const base = `/dashboard/campaigns/${campaignId}?after=`;
+    const longest = `${base}${'1'.repeat(SIGN_IN_NEXT_MAX_LENGTH - base.length)}`;
+    // Up to the sign-in form's limit the page comes back after sign-in.
+    expect(await signInHop(longest)).toEqual({ location: `/operator/sign-in?next=${encodeURIComponent(longest)}`, status: 200, next: longest });
+    // One character more, from a Nest page (the dashboard filter) or an Express-mounted one (the queue board).
+    for (const path of [`${longest}1`, `${QUEUE_BOARD_PATH}?x=${'a'.repeat(SIGN_IN_NEXT_MAX_LENGTH)}`]) {
+      expect(await signInHop(path)).toEqual({ location: '/operator/sign-in', status: 200, next: '/dashboard' });
+    }
   });
 });

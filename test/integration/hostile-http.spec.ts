@@ -434,8 +434,7 @@ describe('hostile HTTP input', () => {
       if (target.pathname !== '/operator/sign-in') return;
       const page = await fetch(target);
       const html = await page.text();
-      // A `next` longer than the sign-in page takes is refused outright (see the report), which sends nobody anywhere.
-      if (page.status === 400) return expect(html, label).not.toContain('evil.example');
+      // A `next` the sign-in page would refuse (too long) is left out of the redirect, so the page always opens.
       expect(page.status, label).toBe(200);
       const next = /name="next" value="([^"]*)"/.exec(html)?.[1];
       expect(next, label).toBeDefined();

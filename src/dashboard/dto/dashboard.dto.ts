@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, MaxLength, Min } from 'class-validator';
+import { SIGN_IN_NEXT_MAX_LENGTH } from '../../operators/operator-authenticator.service.js';
 
 export class PendingPageQueryDto {
   /** Keyset cursor: the last account id of the previous page. */
@@ -13,7 +14,7 @@ export class PendingPageQueryDto {
 export class SignInPageQueryDto {
   @IsOptional()
   @IsString()
-  @MaxLength(500)
+  @MaxLength(SIGN_IN_NEXT_MAX_LENGTH)
   next?: string;
 }
 
@@ -36,7 +37,7 @@ export class SignInFormDto {
 
   @IsOptional()
   @IsString()
-  @MaxLength(500)
+  @MaxLength(SIGN_IN_NEXT_MAX_LENGTH)
   next?: string;
 }
 
