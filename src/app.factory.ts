@@ -24,6 +24,9 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   app.useLogger(app.get(Logger));
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
+  // Every dynamic answer here is per request (counters, CSRF tokens) and mostly no-store: hashing each body for an
+  // ETag no client revalidates costs CPU on every dashboard poll. Static assets keep serve-static's own ETag.
+  app.set('etag', false);
   app.use(helmet({ contentSecurityPolicy: { directives: { 'form-action': ["'self'"] } } }));
   app.useStaticAssets(path.join(TEMPLATES_DIR, 'assets'), { prefix: '/assets/', index: false });
   app.use(cookieParser());

@@ -1,3 +1,5 @@
+import { formatCount } from './funnel.js';
+
 export interface CurvePoint {
   at: Date;
   /** Completed resets up to and including this moment. */
@@ -33,7 +35,7 @@ export function completionChartSvg(points: CurvePoint[], affected: number, start
     })
     .join('');
   const done = last?.cumulative ?? 0;
-  const summary = `Completed resets over time: ${done.toLocaleString('en-US')} of ${affected.toLocaleString('en-US')} between ${start.toISOString()} and ${end.toISOString()}`;
+  const summary = `Completed resets over time: ${formatCount(done)} of ${formatCount(affected)} between ${start.toISOString()} and ${end.toISOString()}`;
   return [
     `<svg class="curve" viewBox="0 0 ${W} ${H}" role="img" aria-label="${summary}" preserveAspectRatio="xMidYMid meet">`,
     grid,

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { Campaign } from '../generated/prisma/client.js';
 import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { roleAllowed } from '../operators/roles.decorator.js';
 import { TemplatesService } from '../templates/templates.service.js';
+import { CoalescedReads } from './coalesced-reads.js';
 import { completionChartSvg } from './completion-chart.js';
-import { DashboardService, PENDING_PAGE, type RevisitAlert } from './dashboard.service.js';
+import { type DashboardCampaign, DashboardService, PENDING_PAGE, type RevisitAlert } from './dashboard.service.js';
 import { type Funnel, formatCount, formatDuration } from './funnel.js';
 
 const STATUS_LABELS: Record<string, string> = {
@@ -44,9 +44,16 @@ export interface LiveNumbers {
   chartSvg: string;
 }
 
-/** Builds the dashboard's pages and live JSON from DashboardService data; templates stay free of logic. */
+/**
+ * Builds the dashboard's pages and live JSON from DashboardService data; templates stay free of logic.
+ * A campaign's page data and live numbers are read and formatted once for all viewers asking at the same time
+ * (CoalescedReads: never from a query older than the request); only the viewer's own part is added per request.
+ */
 @Injectable()
 export class DashboardViewService {
+  private readonly pages = new CoalescedReads<Record<string, unknown>>();
+  private readonly lives = new CoalescedReads<LiveNumbers>();
+
   constructor(
     private readonly dashboard: DashboardService,
     private readonly templates: TemplatesService,
@@ -84,7 +91,7 @@ export class DashboardViewService {
     });
   }
 
-  async liveNumbers(campaign: Campaign, funnel: Funnel): Promise<LiveNumbers> {
+  async liveNumbers(campaign: DashboardCampaign, funnel: Funnel): Promise<LiveNumbers> {
     const aggregates = await this.dashboard.campaignAggregates(campaign);
     return {
       status: campaign.status,
@@ -103,24 +110,33 @@ export class DashboardViewService {
     };
   }
 
-  async live(id: number): Promise<LiveNumbers> {
-    const { campaign, funnel } = await this.dashboard.campaign(id);
-    return this.liveNumbers(campaign, funnel);
+  live(id: number): Promise<LiveNumbers> {
+    return this.lives.read(String(id), async () => {
+      const { campaign, funnel } = await this.dashboard.campaign(id);
+      return this.liveNumbers(campaign, funnel);
+    });
   }
 
   async campaignPage(operator: AuthenticatedOperator, id: number, after: number): Promise<string> {
+    const [data, alerts] = await Promise.all([
+      this.pages.read(`${id}:${after}`, () => this.campaignPageData(id, after)),
+      this.dashboard.revisitAlerts(operator),
+    ]);
+    return this.templates.renderPage('dashboard-campaign', { ...data, ...this.chrome(operator, alerts) });
+  }
+
+  /** Everything on a campaign page that does not depend on who is looking. */
+  private async campaignPageData(id: number, after: number): Promise<Record<string, unknown>> {
     const { campaign, funnel } = await this.dashboard.campaign(id);
-    const [numbers, aggregates, pending, failures, alerts] = await Promise.all([
+    const [numbers, aggregates, pending, failures] = await Promise.all([
       this.liveNumbers(campaign, funnel),
       this.dashboard.campaignAggregates(campaign),
       this.dashboard.pending(id, after, PENDING_PAGE + 1),
       this.dashboard.noticeFailures(id),
-      this.dashboard.revisitAlerts(operator),
     ]);
     const page = pending.slice(0, PENDING_PAGE);
-    return this.templates.renderPage('dashboard-campaign', {
+    return {
       title: `${campaign.name} · Reset dashboard`,
-      ...this.chrome(operator, alerts),
       campaign: {
         id: campaign.id,
         name: campaign.name,
@@ -145,6 +161,6 @@ export class DashboardViewService {
       pending: page.map((p) => ({ ...p, stateLabel: STATE_LABELS[p.state] ?? p.state, flaggedAt: when(p.flaggedAt) })),
       pendingFirstPage: after === 0,
       pendingNext: pending.length > PENDING_PAGE ? page[page.length - 1].accountId : null,
-    });
+    };
   }
 }

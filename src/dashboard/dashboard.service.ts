@@ -5,8 +5,7 @@ import type { Campaign } from '../generated/prisma/client.js';
 import type { ProgressState } from '../generated/prisma/enums.js';
 import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { operatorActor } from '../operators/roles.decorator.js';
-import { CampaignProgressService } from '../progress/campaign-progress.service.js';
-import { emptyCounts } from '../progress/progress-states.js';
+import { emptyCounts, type StateCounts } from '../progress/progress-states.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { CurvePoint } from './completion-chart.js';
 import { type Funnel, funnelFromCounts } from './funnel.js';
@@ -25,6 +24,12 @@ const FINISHED_TTL_MS = 60_000;
 /** Revisit alerts look at the most recent audit entries only: a bounded primary-key range, whatever the log's size. */
 const ALERT_WINDOW = 100_000;
 const ALERTS_TTL_MS = 10_000;
+
+/** The campaign columns the dashboard shows. */
+export type DashboardCampaign = Pick<
+  Campaign,
+  'id' | 'name' | 'incidentRef' | 'reason' | 'status' | 'noticeRate' | 'createdAt' | 'launchedAt' | 'completedAt' | 'cancelledAt'
+>;
 
 export interface CampaignSummary {
   campaign: Pick<Campaign, 'id' | 'name' | 'incidentRef' | 'status' | 'createdAt' | 'launchedAt'>;
@@ -76,20 +81,17 @@ export interface RevisitAlert {
 }
 
 /**
- * What the completion dashboard shows. Counts come from the O(1) counters; lists are index-backed keyset pages
- * on campaign_accounts (campaign_id, state, account_id); the aggregates that must read every completed row
- * (curve, percentiles, org units) are cached per campaign in StaleWhileRevalidateCache; revisit alerts read a bounded
- * id range of the audit log and are cached per viewer for a few seconds.
+ * What the completion dashboard shows. Counts come from the O(1) counters, read with the campaign in one query;
+ * lists are index-backed keyset pages on campaign_accounts (campaign_id, state, account_id); the aggregates that must
+ * read every completed row (curve, percentiles, org units) are cached per campaign in StaleWhileRevalidateCache;
+ * revisit alerts read a bounded id range of the audit log and are cached per viewer for a few seconds.
  */
 @Injectable()
 export class DashboardService {
   private readonly aggregates = new StaleWhileRevalidateCache<CampaignAggregates>();
   private readonly alerts = new StaleWhileRevalidateCache<RevisitAlert[]>();
 
-  constructor(
-    private readonly prisma: PrismaService,
-    private readonly progress: CampaignProgressService,
-  ) {}
+  constructor(private readonly prisma: PrismaService) {}
 
   async listCampaigns(): Promise<CampaignSummary[]> {
     const campaigns = await this.prisma.campaign.findMany({
@@ -103,18 +105,24 @@ export class DashboardService {
     return campaigns.map((campaign) => ({ campaign, funnel: funnelFromCounts(counts.get(campaign.id)!) }));
   }
 
-  async campaign(id: number): Promise<{ campaign: Campaign; funnel: Funnel }> {
-    const campaign = await this.prisma.campaign.findUnique({ where: { id } });
-    if (!campaign) throw new NotFoundException(`no campaign ${id}`);
-    return { campaign, funnel: funnelFromCounts(await this.progress.counts(id)) };
+  /** The campaign with its counters, in one query. */
+  async campaign(id: number): Promise<{ campaign: DashboardCampaign; funnel: Funnel }> {
+    const [row] = await this.prisma.$queryRaw<(DashboardCampaign & { counts: Partial<StateCounts> })[]>(Prisma.sql`
+      SELECT c.id, c.name, c.incident_ref AS "incidentRef", c.reason, c.status::text AS status, c.notice_rate AS "noticeRate",
+             c.created_at AS "createdAt", c.launched_at AS "launchedAt", c.completed_at AS "completedAt", c.cancelled_at AS "cancelledAt",
+             coalesce((SELECT json_object_agg(s.state, s.count) FROM campaign_state_counts s WHERE s.campaign_id = c.id), '{}') AS counts
+      FROM campaigns c WHERE c.id = ${id}`);
+    if (!row) throw new NotFoundException(`no campaign ${id}`);
+    const { counts, ...campaign } = row;
+    return { campaign, funnel: funnelFromCounts({ ...emptyCounts(), ...counts }) };
   }
 
-  campaignAggregates(campaign: Campaign): Promise<CampaignAggregates> {
+  campaignAggregates(campaign: DashboardCampaign): Promise<CampaignAggregates> {
     const finished = campaign.status === 'completed' || campaign.status === 'cancelled';
     return this.aggregates.get(String(campaign.id), finished ? FINISHED_TTL_MS : LIVE_TTL_MS, () => this.computeAggregates(campaign));
   }
 
-  private async computeAggregates(campaign: Campaign): Promise<CampaignAggregates> {
+  private async computeAggregates(campaign: DashboardCampaign): Promise<CampaignAggregates> {
     const start = campaign.launchedAt ?? campaign.createdAt;
     const end = new Date(Math.max(start.getTime() + 60_000, (campaign.completedAt ?? campaign.cancelledAt ?? new Date()).getTime()));
     const [buckets, [times], orgUnits] = await Promise.all([

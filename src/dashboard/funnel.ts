@@ -57,6 +57,9 @@ export function formatDuration(seconds: number | null): string {
   return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
 }
 
+/** One formatter for every count: toLocaleString builds a new one per call, which shows on a busy dashboard. */
+const COUNT_FORMAT = new Intl.NumberFormat('en-US');
+
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+  return COUNT_FORMAT.format(n);
 }

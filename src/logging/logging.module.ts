@@ -3,6 +3,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { redactUrl, REDACT_PATHS } from './redaction.js';
+import { requestLogLevel } from './request-log-level.js';
 
 @Module({
   imports: [
@@ -16,7 +17,7 @@ import { redactUrl, REDACT_PATHS } from './redaction.js';
             req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
             res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
           },
-          customProps: () => ({}),
+          customLogLevel: requestLogLevel,
           autoLogging: { ignore: (req: { url?: string }) => req.url === '/health' || req.url === '/metrics' },
         },
       }),

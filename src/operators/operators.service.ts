@@ -10,9 +10,27 @@ import type { AuthenticatedOperator } from './roles.decorator.js';
 export const API_TOKEN_PREFIX = 'rot_';
 /** lastUsedAt is kept to the minute, so busy API clients do not write on every request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/**
+ * A resolved bearer token is reused for this long, so a polling client does not cost a query per request. A revoke or
+ * disable in this process takes effect at once; other processes (the CLI, other API instances) see it within this time.
+ */
+export const TOKEN_CACHE_TTL_MS = 5_000;
+const TOKEN_CACHE_MAX = 1_000;
+
+interface CachedToken {
+  operator: AuthenticatedOperator;
+  until: number;
+}
 
 @Injectable()
 export class OperatorsService {
+  /** Valid tokens only, by token hash; unknown or revoked tokens are looked up every time. */
+  private readonly tokenCache = new Map<string, CachedToken>();
+  /** One lookup at a time per token hash, so a burst of requests after expiry costs one query. */
+  private readonly tokenLookups = new Map<string, Promise<AuthenticatedOperator | null>>();
+  /** Bumped by every revocation: a lookup that started before it does not fill the cache. */
+  private tokenGeneration = 0;
+
   constructor(
     private readonly prisma: PrismaService,
     private readonly hasher: PasswordHasherService,
@@ -64,6 +82,7 @@ export class OperatorsService {
       await tx.operatorSession.updateMany({ where: { operatorId: operator.id, revokedAt: null }, data: { revokedAt: now } });
       await this.audit.record(tx, { actor, action: 'operator.disable', details: { username: name } });
     });
+    this.forgetTokens();
   }
 
   /** Token metadata (never the token: only its hash is stored), optionally for one operator. */
@@ -81,19 +100,49 @@ export class OperatorsService {
       if (!count) throw new NotFoundException(`no active token ${id}`);
       await this.audit.record(tx, { actor, action: 'operator.token.revoke', details: { tokenId: id } });
     });
+    this.forgetTokens();
   }
 
-  /** Resolves a bearer token to its operator, or null when it is unknown, revoked or disabled. */
-  async authenticateToken(token: string): Promise<AuthenticatedOperator | null> {
-    if (!token.startsWith(API_TOKEN_PREFIX) || token.length > 100) return null;
-    const row = await this.prisma.apiToken.findUnique({
-      where: { tokenHash: sha256Hex(token) },
-      include: { operator: true },
-    });
+  /**
+   * Resolves a bearer token to its operator, or null when it is unknown, revoked or disabled
+   * (from the last TOKEN_CACHE_TTL_MS when it was valid then).
+   */
+  authenticateToken(token: string): Promise<AuthenticatedOperator | null> {
+    if (!token.startsWith(API_TOKEN_PREFIX) || token.length > 100) return Promise.resolve(null);
+    const tokenHash = sha256Hex(token);
+    const cached = this.tokenCache.get(tokenHash);
+    if (cached && cached.until > Date.now()) return Promise.resolve(cached.operator);
+    let lookup = this.tokenLookups.get(tokenHash);
+    if (!lookup) {
+      const started = this.lookupToken(tokenHash).finally(() => {
+        if (this.tokenLookups.get(tokenHash) === started) this.tokenLookups.delete(tokenHash);
+      });
+      this.tokenLookups.set(tokenHash, started);
+      lookup = started;
+    }
+    return lookup;
+  }
+
+  private async lookupToken(tokenHash: string): Promise<AuthenticatedOperator | null> {
+    const generation = this.tokenGeneration;
+    const row = await this.prisma.apiToken.findUnique({ where: { tokenHash }, include: { operator: true } });
     if (!row || row.revokedAt || row.operator.disabledAt) return null;
     if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       await this.prisma.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
     }
-    return { id: row.operator.id, username: row.operator.username, role: row.operator.role };
+    const operator: AuthenticatedOperator = Object.freeze({ id: row.operator.id, username: row.operator.username, role: row.operator.role });
+    if (generation === this.tokenGeneration) {
+      this.tokenCache.delete(tokenHash);
+      this.tokenCache.set(tokenHash, { operator, until: Date.now() + TOKEN_CACHE_TTL_MS });
+      if (this.tokenCache.size > TOKEN_CACHE_MAX) this.tokenCache.delete(this.tokenCache.keys().next().value as string);
+    }
+    return operator;
+  }
+
+  /** After a revocation commits: nothing resolved before it is served again, and no lookup already running is joined. */
+  private forgetTokens(): void {
+    this.tokenGeneration++;
+    this.tokenCache.clear();
+    this.tokenLookups.clear();
   }
 }

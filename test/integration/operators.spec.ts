@@ -132,6 +132,8 @@ describe('operators: sign-in sessions, tokens and the admin API', () => {
     expect(JSON.stringify(tokens)).not.toContain(extra.token);
     expect(JSON.stringify(tokens)).not.toContain(sha256Hex(extra.token));
 
+    // Used (and so cached) before it is revoked: the revocation still takes effect at once.
+    expect((await api('/api/operators/me', { token: extra.token })).status).toBe(200);
     expect((await api(`/api/operators/tokens/${extra.id}`, { method: 'DELETE', token: adminToken })).status).toBe(204);
     expect((await api('/api/operators/me', { token: extra.token })).status).toBe(401);
     expect((await api(`/api/operators/tokens/${extra.id}`, { method: 'DELETE', token: adminToken })).status).toBe(404);
