@@ -18,8 +18,9 @@ import { findLinks, describeProblems, type LinkProblem } from '../notifications/
 import { NoticeQueueService } from '../notifications/notices/notice-queue.service.js';
 import { NoticeRendererService, type NoticeRecipient } from '../notifications/notices/notice-renderer.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { CoalescedReads } from '../common/coalesced-reads.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
-import type { StateCounts } from '../progress/progress-states.js';
+import { type StateCounts, emptyCounts } from '../progress/progress-states.js';
 import { type CampaignJob, JOBS, QUEUES, feedJobId, launchJobId } from '../queues/queue-names.js';
 import { CampaignFlaggingService } from './campaign-flagging.service.js';
 import { newCampaignPhrase } from './campaign-phrase.js';
@@ -83,6 +84,8 @@ function sumCounts(counts: StateCounts, states?: ProgressState[]): number {
 @Injectable()
 export class CampaignsService {
   private readonly logger = new Logger(CampaignsService.name);
+  /** Polling clients of one campaign share its progress query; no answer is older than its request. */
+  private readonly progressReads = new CoalescedReads<CampaignProgress>();
 
   constructor(
     private readonly prisma: PrismaService,
@@ -307,18 +310,17 @@ export class CampaignsService {
     }
   }
 
-  async progressOf(id: number): Promise<CampaignProgress> {
-    const campaign = await this.find(id);
-    const counts = await this.progress.counts(id);
-    return {
-      id,
-      status: campaign.status,
-      noticeRate: campaign.noticeRate,
-      flaggingDone: campaign.flaggingDoneAt !== null,
-      total: sumCounts(counts),
-      open: sumCounts(counts, OPEN_STATES),
-      counts,
-    };
+  /** The campaign's status and counters in one query. */
+  progressOf(id: number): Promise<CampaignProgress> {
+    return this.progressReads.read(String(id), async () => {
+      const [row] = await this.prisma.$queryRaw<{ status: CampaignStatus; noticeRate: number; flaggingDone: boolean; counts: Partial<StateCounts> }[]>(Prisma.sql`
+        SELECT c.status::text AS status, c.notice_rate AS "noticeRate", c.flagging_done_at IS NOT NULL AS "flaggingDone",
+               coalesce((SELECT json_object_agg(s.state, s.count) FROM campaign_state_counts s WHERE s.campaign_id = c.id), '{}') AS counts
+        FROM campaigns c WHERE c.id = ${id}`);
+      if (!row) throw new NotFoundException(`no campaign ${id}`);
+      const counts = { ...emptyCounts(), ...row.counts };
+      return { id, status: row.status, noticeRate: row.noticeRate, flaggingDone: row.flaggingDone, total: sumCounts(counts), open: sumCounts(counts, OPEN_STATES), counts };
+    });
   }
 
   private async accountRows(id: number, state: ProgressState | undefined, after: number, limit: number): Promise<CampaignAccountRow[]> {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { roleAllowed } from '../operators/roles.decorator.js';
 import { TemplatesService } from '../templates/templates.service.js';
-import { CoalescedReads } from './coalesced-reads.js';
+import { CoalescedReads } from '../common/coalesced-reads.js';
 import { completionChartSvg } from './completion-chart.js';
 import { type DashboardCampaign, DashboardService, PENDING_PAGE, type RevisitAlert } from './dashboard.service.js';
 import { type Funnel, formatCount, formatDuration } from './funnel.js';

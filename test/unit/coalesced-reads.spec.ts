@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CoalescedReads } from '../../src/dashboard/coalesced-reads.js';
+import { CoalescedReads } from '../../src/common/coalesced-reads.js';
 
 /** A load that returns the number of its call and resolves only when released. */
 function controlledLoads() {
