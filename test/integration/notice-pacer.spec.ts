@@ -20,10 +20,8 @@ describe('NoticePacerService', () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => pacers[i % 2]!.waitForSlot(1, rate).then(() => starts.push(performance.now() - began))));
     starts.sort((a, b) => a - b);
     const interval = paceIntervalMicros(rate) / 1000;
-    // The first two may start at once (a sender may catch up by one slot); after them, the n-th start cannot come
-    // before n - 1 intervals, as timers only ever fire late.
-    starts.forEach((at, n) => expect(at).toBeGreaterThanOrEqual((n - 1) * interval - 2));
-    expect(starts[39]! - starts[1]!).toBeGreaterThanOrEqual(38 * interval - 2);
+    // The n-th start cannot come before n intervals: timers only ever fire late, and a slot missed is not made up.
+    starts.forEach((at, n) => expect(at).toBeGreaterThanOrEqual(n * interval - 2));
   });
 
   it('does not pace a campaign whose rate a millisecond timer cannot space', async () => {

@@ -167,6 +167,12 @@ export class NoticeSenderService implements OnModuleDestroy {
     return 'failed';
   }
 
+  /** Opens `connections` of the sender's pool ahead of a campaign's first sends, which are otherwise slow and bunch up. */
+  async warmUp(connections: number): Promise<void> {
+    const clients = await Promise.all(Array.from({ length: Math.min(connections, this.pool.options.max) }, () => this.pool.connect()));
+    clients.forEach((client) => client.release());
+  }
+
   async onModuleDestroy(): Promise<void> {
     if (!this.pool.ended) await this.pool.end();
   }

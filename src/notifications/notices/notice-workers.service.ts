@@ -73,7 +73,7 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
    * campaign take much longer than the rest and arrive bunched, above the rate, at the receiving server.
    */
   private async warmUp(connections: number, template: string): Promise<void> {
-    await Promise.all(Array.from({ length: connections }, () => this.prisma.$transaction((tx) => tx.$queryRaw`SELECT 1`)));
+    await this.sender.warmUp(connections);
     if (this.renderer.templateExists(template)) this.renderer.previewTemplate(template);
   }
 
