@@ -56,17 +56,19 @@ export class CampaignFlaggingService {
         }
         const from = campaign.launchCursor;
         const upto = range.upto;
-        await this.progress.flag(tx, campaignId, Prisma.sql`SELECT a.id FROM accounts a WHERE a.id > ${from} AND a.id <= ${upto} AND ${scope}`);
-        const members = Prisma.sql`SELECT account_id FROM campaign_accounts
-          WHERE campaign_id = ${campaignId} AND account_id > ${from} AND account_id <= ${upto}`;
-        await tx.$executeRaw(Prisma.sql`
-          UPDATE accounts SET must_reset = true, must_reset_campaign_id = ${campaignId}, updated_at = now()
-          WHERE id IN (${members}) AND id > ${from} AND id <= ${upto}`);
-        await tx.$executeRaw(Prisma.sql`
-          UPDATE sessions SET revoked_at = now() WHERE account_id IN (${members}) AND revoked_at IS NULL`);
-        await tx.$executeRaw(Prisma.sql`
-          UPDATE reset_tokens SET revoked_at = now() WHERE account_id IN (${members}) AND used_at IS NULL AND revoked_at IS NULL`);
-        await tx.campaign.update({ where: { id: campaignId }, data: { launchCursor: upto } });
+        // One statement per batch, every part bounded by the id range (an index range scan), so the sessions and
+        // reset links are found from their own account_id index and cost nothing when an account has none.
+        const inBatch = (id: Prisma.Sql) => Prisma.sql`${id} > ${from} AND ${id} <= ${upto}`;
+        const inScope = (id: Prisma.Sql) => Prisma.sql`EXISTS (SELECT 1 FROM accounts a WHERE a.id = ${id} AND ${scope})`;
+        await this.progress.flag(tx, campaignId, Prisma.sql`SELECT a.id FROM accounts a WHERE ${inBatch(Prisma.sql`a.id`)} AND ${scope}`, [
+          Prisma.sql`UPDATE accounts a SET must_reset = true, must_reset_campaign_id = ${campaignId}, updated_at = now()
+            WHERE ${inBatch(Prisma.sql`a.id`)} AND ${scope}`,
+          Prisma.sql`UPDATE sessions s SET revoked_at = now()
+            WHERE ${inBatch(Prisma.sql`s.account_id`)} AND s.revoked_at IS NULL AND ${inScope(Prisma.sql`s.account_id`)}`,
+          Prisma.sql`UPDATE reset_tokens t SET revoked_at = now()
+            WHERE ${inBatch(Prisma.sql`t.account_id`)} AND t.used_at IS NULL AND t.revoked_at IS NULL AND ${inScope(Prisma.sql`t.account_id`)}`,
+          Prisma.sql`UPDATE campaigns SET launch_cursor = ${upto}, updated_at = now() WHERE id = ${campaignId}`,
+        ]);
         return true;
       },
       { maxWait: 10_000, timeout: 120_000 },

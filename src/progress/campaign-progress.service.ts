@@ -30,9 +30,14 @@ export class CampaignProgressService {
   /**
    * Adds the accounts selected by `accountIds` (a subquery returning account ids) to the campaign as flagged.
    * Accounts already in the campaign are left alone, so flagging the same batch twice counts nobody twice.
-   * Returns how many were newly flagged.
+   * `alongside` are the caller's own data-modifying statements (never on campaign_accounts or its counters), run in the
+   * same SQL statement so a batch costs one round trip; like every part of one statement they see the rows as they
+   * were before it. Returns how many were newly flagged.
    */
-  async flag(tx: Tx, campaignId: number, accountIds: Prisma.Sql): Promise<number> {
+  async flag(tx: Tx, campaignId: number, accountIds: Prisma.Sql, alongside: Prisma.Sql[] = []): Promise<number> {
+    const others = alongside.length
+      ? Prisma.join(alongside.map((sql, i) => Prisma.sql`, alongside_${Prisma.raw(String(i))} AS (${sql})`), '')
+      : Prisma.empty;
     const rows = await tx.$queryRaw<{ n: number }[]>(Prisma.sql`
       WITH inserted AS (
         INSERT INTO campaign_accounts (campaign_id, account_id)
@@ -43,7 +48,7 @@ export class CampaignProgressService {
         INSERT INTO campaign_state_counts (campaign_id, state, count)
         SELECT ${campaignId}, 'flagged', count(*)::int FROM inserted
         ON CONFLICT (campaign_id, state) DO UPDATE SET count = campaign_state_counts.count + EXCLUDED.count
-      )
+      ) ${others}
       SELECT count(*)::int AS n FROM inserted`);
     return rows[0]?.n ?? 0;
   }
