@@ -64,7 +64,11 @@ export async function signIn(
   return { cookie, csrf, username, password };
 }
 
-export async function signInWith(t: TestApp, username: string, password: string): Promise<{ status: number; cookie: string; location: string | null; setCookie: string }> {
+export async function signInWith(
+  t: TestApp,
+  username: string,
+  password: string,
+): Promise<{ status: number; cookie: string; location: string | null; setCookie: string; csrf: string; setCookies: string[] }> {
   const form = await fetch(`${t.baseUrl}/operator/sign-in`);
   const preCookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
@@ -74,6 +78,8 @@ export async function signInWith(t: TestApp, username: string, password: string)
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: preCookie },
     body: new URLSearchParams({ username, password, _csrf: csrf, next: '/dashboard' }).toString(),
   });
-  const setCookie = res.headers.getSetCookie().find((c) => c.startsWith('ro_operator=')) ?? '';
-  return { status: res.status, cookie: setCookie.split(';')[0], location: res.headers.get('location'), setCookie };
+  const setCookies = res.headers.getSetCookie();
+  // Over HTTPS the session cookie carries the __Host- prefix.
+  const setCookie = setCookies.find((c) => /^(__Host-)?ro_operator=/.test(c)) ?? '';
+  return { status: res.status, cookie: setCookie.split(';')[0], location: res.headers.get('location'), setCookie, csrf, setCookies };
 }

@@ -6,7 +6,7 @@ import { accountRow, csvText } from '../support/factories.js';
 import { captureOutput } from '../support/log-capture.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-import { signIn } from './dashboard-fixtures.js';
+import { signIn, signInWith } from './dashboard-fixtures.js';
 
 /**
  * One scan over every log line (level trace) written during the whole flow: campaign launch → notice → login →
@@ -123,16 +123,8 @@ describe('logs of the whole flow, launch to temporary password', () => {
     const second = (await (await api('/api/operators/tokens', { username: 'log-scan-new', name: 'laptop' })).json()) as { token: string };
     keep(created.password, created.token, second.token);
     for (const password of ['operator wrong pw 99', created.password]) {
-      const form = await fetch(`${t.baseUrl}/operator/sign-in`);
-      const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
-      const res = await fetch(`${t.baseUrl}/operator/sign-in`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-        body: new URLSearchParams({ username: 'log-scan-new', password, _csrf: csrf }).toString(),
-      });
-      keep(password, csrf, ...res.headers.getSetCookie().map((c) => c.split(';')[0].split('=')[1]).filter((v) => v.length > 20));
+      const { csrf, setCookies } = await signInWith(t, 'log-scan-new', password);
+      keep(password, csrf, ...setCookies.map((c) => c.split(';')[0].split('=')[1]).filter((v) => v.length > 20));
     }
     expect((await fetch(`${t.baseUrl}/api/campaigns`, { headers: { authorization: `Bearer ${second.token}` } })).status).toBe(200);
 

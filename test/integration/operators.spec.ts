@@ -151,16 +151,8 @@ describe('operators: sign-in sessions, tokens and the admin API', () => {
     const secure = await createTestApp({ PUBLIC_URL: 'https://reset.example.org' });
     try {
       const { password } = await secure.get(OperatorsService).create('sam', 'manager', 'test');
-      const form = await fetch(`${secure.baseUrl}/operator/sign-in`);
-      const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
-      const res = await fetch(`${secure.baseUrl}/operator/sign-in`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-        body: new URLSearchParams({ username: 'sam', password, _csrf: csrf }).toString(),
-      });
-      const session = res.headers.getSetCookie().find((c) => c.startsWith('__Host-ro_operator='));
+      const session = (await signInWith(secure, 'sam', password)).setCookie;
+      expect(session).toMatch(/^__Host-ro_operator=/);
       expect(session).toMatch(/; Secure/i);
       expect(session).toMatch(/HttpOnly/i);
     } finally {
