@@ -453,7 +453,7 @@ export const throttleRow: BenchDefinition = {
         unit: 'msg',
         target: `≤ R+1 (${rate + 1})`,
         met: maxWindow <= rate + 1,
-        notes: `up to ${inFlight ?? '?'} sends in flight; each send takes the campaign's next paced slot (1% under R) right before SMTP, so a window above R+1 means more than ~10 ms of jitter between a send's start and its arrival`,
+        notes: `up to ${inFlight ?? '?'} sends in flight; each send takes the campaign's next paced slot (2% under R) right before SMTP, so a window above R+1 means more than ~15 ms of jitter between a send's start and its arrival`,
       },
     ];
   },
