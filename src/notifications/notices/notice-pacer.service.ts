@@ -16,14 +16,14 @@ local interval = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', math.ceil(interval / 1000) + 60000)
 return tostring(slot - nowMicros)`;
 
+/** After this many late wake-ups in a row (a machine too busy to keep any pace), the send goes anyway. */
+const MAX_LATE_WAKE_UPS = 5;
+
 /**
  * Spaces a campaign's send starts evenly at its rate. The queue's limiter lets jobs out in small windows, with a
  * millisecond or so of overhead per window (sends ran 2-4% under the rate) and sends that arrive together after a
  * stall; here each send takes the next slot right before SMTP, so the receiving server sees a steady rate.
  */
-/** After this many late wake-ups in a row (a machine too busy to keep any pace), the send goes anyway. */
-const MAX_LATE_WAKE_UPS = 5;
-
 @Injectable()
 export class NoticePacerService {
   private readonly reserve: (key: string, interval: string) => Promise<string>;

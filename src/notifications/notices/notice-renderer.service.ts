@@ -30,6 +30,9 @@ export interface RenderedNotice {
   problems: LinkProblem[];
 }
 
+/** An ordinary account, for previews and template checks. */
+const REALISTIC_SAMPLE: NoticeRecipient = { id: 1, username: 'jdoe', displayName: 'Jane Doe', locale: 'en' };
+
 /** An account shaped like the worst we expect in real data, used to prove a template neutralises what it interpolates. */
 export const HOSTILE_SAMPLE: NoticeRecipient = {
   id: 0,
@@ -73,8 +76,8 @@ export class NoticeRendererService {
    * per notice only the values themselves are checked, which costs a fraction of checking the whole mail.
    */
   render(campaign: NoticeCampaign, recipient: NoticeRecipient): RenderedNotice {
-    const notice = this.renderUnchecked(campaign, recipient);
     const values = this.values(recipient);
+    const notice = this.renderUnchecked(campaign, recipient, values);
     notice.problems = [
       ...this.checkedTemplate(campaign, recipient.locale || 'en'),
       ...findLinks('username', values.username),
@@ -87,13 +90,13 @@ export class NoticeRendererService {
     return { username: neutralise(recipient.username), displayName: neutralise(recipient.displayName || recipient.username) };
   }
 
-  private renderUnchecked(campaign: NoticeCampaign, recipient: NoticeRecipient): RenderedNotice {
+  private renderUnchecked(campaign: NoticeCampaign, recipient: NoticeRecipient, values = this.values(recipient)): RenderedNotice {
     // Campaign text is checked when the campaign is created; account data is untrusted and always neutralised.
     const mail = this.templates.renderMail(campaign.template, recipient.locale || 'en', {
       incidentRef: campaign.incidentRef,
       reason: campaign.reason,
       phrase: campaign.phrase,
-      ...this.values(recipient),
+      ...values,
     });
     return {
       ...mail,
@@ -108,7 +111,7 @@ export class NoticeRendererService {
     const key = JSON.stringify([campaign.id, campaign.template, locale, campaign.incidentRef, campaign.reason, campaign.phrase]);
     let problems = this.templateProblems.get(key);
     if (!problems) {
-      problems = this.checkTemplate(campaign, { id: 1, username: 'jdoe', displayName: 'Jane Doe', locale }).problems;
+      problems = this.checkTemplate(campaign, { ...REALISTIC_SAMPLE, locale }).problems;
       if (this.templateProblems.size >= MAX_CHECKED_TEMPLATES) this.templateProblems.clear();
       this.templateProblems.set(key, problems);
     }
@@ -125,12 +128,12 @@ export class NoticeRendererService {
       phrase: 'amber falcon',
       template: name,
     };
-    return this.checkTemplate(campaign, { id: 1, username: 'jdoe', displayName: 'Jane Doe', locale });
+    return this.checkTemplate(campaign, { ...REALISTIC_SAMPLE, locale });
   }
 
   /** Renders the template for realistic, hostile and edge-case recipients; any problem means the template must not be used. */
   checkTemplate(campaign: NoticeCampaign, sample?: NoticeRecipient): { sample: RenderedNotice; problems: LinkProblem[] } {
-    const realistic = sample ?? { id: 1, username: 'jdoe', displayName: 'Jane Doe', locale: 'en' };
+    const realistic = sample ?? REALISTIC_SAMPLE;
     const rendered = [realistic, HOSTILE_SAMPLE, EDGE_SAMPLE].map((recipient) => {
       const notice = this.renderUnchecked(campaign, { ...recipient, locale: realistic.locale });
       notice.problems = checkNotice(notice);
