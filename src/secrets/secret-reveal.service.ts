@@ -6,7 +6,6 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
-import { RedisService } from '../redis/redis.module.js';
 import { SecretCipher } from './secret-cipher.js';
 import { CODE_MAC_PURPOSE, MAX_CODE_ATTEMPTS } from './secrets.service.js';
 
@@ -14,7 +13,6 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const FORM_MAC_PURPOSE = 'reveal-form';
 /** Visits to an already-viewed link from one address per rate-limit window; later ones get 429 before the database is touched. */
 export const MAX_REVISITS_PER_ADDRESS = 20;
-const UNRECORDED_TTL_MS = 30 * 86_400_000;
 
 /** Who opened the link, for the audit trail: the issuer needs it when a visit was not the user's. */
 export interface Visitor {
@@ -60,7 +58,6 @@ export class SecretRevealService {
     private readonly audit: AuditService,
     private readonly cipher: SecretCipher,
     private readonly limiter: RateLimiterService,
-    private readonly redis: RedisService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -142,34 +139,19 @@ export class SecretRevealService {
   /**
    * A visit after the value was shown: the visitor is told when, and the issuer is alerted through the audit log.
    * A scripted client must not be able to flood that log (nor push other alerts off the dashboard), so each address
-   * gets MAX_REVISITS_PER_ADDRESS answers per window, and a secret gets at most one `secret.revisited` entry per
-   * window; the next entry counts the visits folded into it.
+   * gets MAX_REVISITS_PER_ADDRESS answers per window and one `secret.revisited` entry per window: every address that
+   * reopens the link is recorded, however many times it does.
    */
   private async revisit(tx: Tx, row: LockedSecret, tokenHash: string, visitor: Visitor): Promise<SecretView> {
     const allowed = await this.limiter.consume([this.revisitLimit(tokenHash, visitor)]);
-    if (!allowed.allowed) {
-      await this.countUnrecorded(tokenHash);
-      return { kind: 'revisits-throttled', retryAfterSeconds: allowed.retryAfterSeconds };
-    }
-    const windowMs = this.config.limits.windowSeconds * 1000;
-    if (row.revisited_at && Date.now() - row.revisited_at.getTime() < windowMs) {
-      await this.countUnrecorded(tokenHash);
-      return { kind: 'viewed', viewedAt: row.viewed_at! };
-    }
-    const unrecordedVisits = Number((await this.redis.getdel(this.unrecordedKey(tokenHash))) ?? 0);
+    if (!allowed.allowed) return { kind: 'revisits-throttled', retryAfterSeconds: allowed.retryAfterSeconds };
+    const firstFromAddress = await this.limiter.consume([this.addressLimit('secret-revisit-recorded', tokenHash, visitor, 1)]);
+    if (!firstFromAddress.allowed) return { kind: 'viewed', viewedAt: row.viewed_at! };
     await tx.oneTimeSecret.update({ where: { id: row.id }, data: { revisitedAt: new Date() } });
     await this.audit.record(tx, {
       actor: 'system',
       action: 'secret.revisited',
-      details: {
-        secretId: row.id,
-        createdBy: row.created_by,
-        alert: row.created_by,
-        viewedAt: row.viewed_at,
-        unrecordedVisits,
-        ...targetOf(row),
-        ...visitor,
-      },
+      details: { secretId: row.id, createdBy: row.created_by, alert: row.created_by, viewedAt: row.viewed_at, ...targetOf(row), ...visitor },
     });
     this.logger.warn(`one-time secret ${row.id} was opened again after it had been viewed; alerting ${row.created_by}`);
     return { kind: 'viewed', viewedAt: row.viewed_at! };
@@ -178,24 +160,16 @@ export class SecretRevealService {
   /** Refuses, without touching the database, an address that used up its visits to this (viewed) link. */
   private async revisitsUsedUp(tokenHash: string, visitor: Visitor): Promise<SecretView | undefined> {
     const result = await this.limiter.check([this.revisitLimit(tokenHash, visitor)]);
-    if (result.allowed) return undefined;
-    await this.countUnrecorded(tokenHash);
-    return { kind: 'revisits-throttled', retryAfterSeconds: result.retryAfterSeconds };
+    return result.allowed ? undefined : { kind: 'revisits-throttled', retryAfterSeconds: result.retryAfterSeconds };
   }
 
   /** Only revisits count against it, so a link that was never viewed is never refused. */
   private revisitLimit(tokenHash: string, visitor: Visitor): Limit {
-    return { key: this.limiter.key('secret-revisit', `${tokenHash}\0${visitor.ip ?? 'unknown'}`), max: MAX_REVISITS_PER_ADDRESS };
+    return this.addressLimit('secret-revisit', tokenHash, visitor, MAX_REVISITS_PER_ADDRESS);
   }
 
-  /** Revisits answered since the last audit entry, reported in the next one; lost with Redis, which only lowers the count. */
-  private unrecordedKey(tokenHash: string): string {
-    return this.limiter.key('secret-revisits-unrecorded', tokenHash);
-  }
-
-  private async countUnrecorded(tokenHash: string): Promise<void> {
-    const key = this.unrecordedKey(tokenHash);
-    await this.redis.multi().incr(key).pexpire(key, UNRECORDED_TTL_MS).exec();
+  private addressLimit(name: string, tokenHash: string, visitor: Visitor, max: number): Limit {
+    return { key: this.limiter.key(name, `${tokenHash}\0${visitor.ip ?? 'unknown'}`), max };
   }
 
   private async wrongCode(tx: Tx, row: LockedSecret, tokenHash: string, visitor: Visitor): Promise<SecretView> {
