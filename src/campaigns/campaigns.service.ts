@@ -19,8 +19,8 @@ import { NoticeQueueService } from '../notifications/notices/notice-queue.servic
 import { NoticeRendererService, type NoticeRecipient } from '../notifications/notices/notice-renderer.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CoalescedReads } from '../common/coalesced-reads.js';
-import { CampaignProgressService } from '../progress/campaign-progress.service.js';
-import { type StateCounts, emptyCounts } from '../progress/progress-states.js';
+import { COUNTS_COLUMN, CampaignProgressService, countsFromColumn } from '../progress/campaign-progress.service.js';
+import type { StateCounts } from '../progress/progress-states.js';
 import { type CampaignJob, JOBS, QUEUES, feedJobId, launchJobId } from '../queues/queue-names.js';
 import { CampaignFlaggingService } from './campaign-flagging.service.js';
 import { newCampaignPhrase } from './campaign-phrase.js';
@@ -315,10 +315,10 @@ export class CampaignsService {
     return this.progressReads.read(String(id), async () => {
       const [row] = await this.prisma.$queryRaw<{ status: CampaignStatus; noticeRate: number; flaggingDone: boolean; counts: Partial<StateCounts> }[]>(Prisma.sql`
         SELECT c.status::text AS status, c.notice_rate AS "noticeRate", c.flagging_done_at IS NOT NULL AS "flaggingDone",
-               coalesce((SELECT json_object_agg(s.state, s.count) FROM campaign_state_counts s WHERE s.campaign_id = c.id), '{}') AS counts
+               ${COUNTS_COLUMN}
         FROM campaigns c WHERE c.id = ${id}`);
       if (!row) throw new NotFoundException(`no campaign ${id}`);
-      const counts = { ...emptyCounts(), ...row.counts };
+      const counts = countsFromColumn(row.counts);
       return { id, status: row.status, noticeRate: row.noticeRate, flaggingDone: row.flaggingDone, total: sumCounts(counts), open: sumCounts(counts, OPEN_STATES), counts };
     });
   }

@@ -6,6 +6,7 @@ import type { ProgressState } from '../generated/prisma/enums.js';
 import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { operatorActor } from '../operators/roles.decorator.js';
 import { emptyCounts, type StateCounts } from '../progress/progress-states.js';
+import { COUNTS_COLUMN, countsFromColumn } from '../progress/campaign-progress.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { CurvePoint } from './completion-chart.js';
 import { type Funnel, funnelFromCounts } from './funnel.js';
@@ -110,11 +111,11 @@ export class DashboardService {
     const [row] = await this.prisma.$queryRaw<(DashboardCampaign & { counts: Partial<StateCounts> })[]>(Prisma.sql`
       SELECT c.id, c.name, c.incident_ref AS "incidentRef", c.reason, c.status::text AS status, c.notice_rate AS "noticeRate",
              c.created_at AS "createdAt", c.launched_at AS "launchedAt", c.completed_at AS "completedAt", c.cancelled_at AS "cancelledAt",
-             coalesce((SELECT json_object_agg(s.state, s.count) FROM campaign_state_counts s WHERE s.campaign_id = c.id), '{}') AS counts
+             ${COUNTS_COLUMN}
       FROM campaigns c WHERE c.id = ${id}`);
     if (!row) throw new NotFoundException(`no campaign ${id}`);
     const { counts, ...campaign } = row;
-    return { campaign, funnel: funnelFromCounts({ ...emptyCounts(), ...counts }) };
+    return { campaign, funnel: funnelFromCounts(countsFromColumn(counts)) };
   }
 
   campaignAggregates(campaign: DashboardCampaign): Promise<CampaignAggregates> {

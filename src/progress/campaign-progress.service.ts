@@ -10,6 +10,16 @@ type Tx = Prisma.TransactionClient;
 /** A Prisma transaction, or a pg client inside a transaction its caller opened (the notice sender's hot path). */
 export type ProgressTx = Tx | pg.PoolClient;
 
+/**
+ * The campaign's counters as one JSON column, for a query that reads the campaign (aliased `c`) and its counts in one
+ * round trip; turn it into StateCounts with countsFromColumn.
+ */
+export const COUNTS_COLUMN = Prisma.sql`coalesce((SELECT json_object_agg(s.state, s.count) FROM campaign_state_counts s WHERE s.campaign_id = c.id), '{}') AS counts`;
+
+export function countsFromColumn(counts: Partial<StateCounts>): StateCounts {
+  return { ...emptyCounts(), ...counts };
+}
+
 async function queryRows<T>(tx: ProgressTx, sql: Prisma.Sql): Promise<T[]> {
   return '$queryRaw' in tx ? tx.$queryRaw<T[]>(sql) : (await tx.query(sql.text, sql.values)).rows;
 }
