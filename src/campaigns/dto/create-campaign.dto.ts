@@ -1,9 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import type { CampaignScope } from '../../generated/prisma/enums.js';
+import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../campaign-limits.js';
 
-export const MAX_NOTICE_RATE = 10_000;
-export const MAX_LINK_TTL_MINUTES = 24 * 60;
 /** A JSON body is limited to 64 KB; larger lists go through `resetctl campaign create --usernames FILE`. */
 export const MAX_USERNAMES_IN_BODY = 5_000;
 

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsInt, Max, Min } from 'class-validator';
-import { MAX_NOTICE_RATE } from './create-campaign.dto.js';
+import { MAX_NOTICE_RATE } from '../campaign-limits.js';
 
 export class UpdateCampaignDto {
   @ApiProperty({ description: 'Notices per second, across all workers; takes effect at once, also while running' })

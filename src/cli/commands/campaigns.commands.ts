@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CampaignPreview, CampaignProgress } from '../../campaigns/campaigns.service.js';
+import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
 import { parseDuration } from '../../config/app-config.js';
 import { describeProblems } from '../../notifications/notices/link-free.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
@@ -10,14 +11,12 @@ function campaignId(value: string): number {
   return positiveInt(value);
 }
 
-// Loaded when a command runs, not when resetctl starts (see CliModuleLoader); the DTO module with the
-// bounds brings Swagger and class-validator, so the bounds are checked in the actions.
+// Loaded when a command runs, not when resetctl starts (see CliModuleLoader).
 const campaignsService = async () => (await import('../../campaigns/campaigns.service.js')).CampaignsService;
 const noticeRenderer = async () => (await import('../../notifications/notices/notice-renderer.service.js')).NoticeRendererService;
-const campaignLimits = () => import('../../campaigns/dto/create-campaign.dto.js');
 
-async function noticeRate(n: number): Promise<number> {
-  const { MAX_NOTICE_RATE } = await campaignLimits();
+function noticeRate(value: string): number {
+  const n = positiveInt(value);
   if (n > MAX_NOTICE_RATE) throw new InvalidArgumentError(`at most ${MAX_NOTICE_RATE} notices per second`);
   return n;
 }
@@ -30,13 +29,7 @@ function linkTtlMinutes(value: string): number {
     throw new InvalidArgumentError((err as Error).message);
   }
   const minutes = Math.ceil(seconds / 60);
-  if (minutes < 1) throw new InvalidArgumentError('the link lifetime must be 1m to 24h');
-  return minutes;
-}
-
-async function checkedLinkTtl(minutes: number): Promise<number> {
-  const { MAX_LINK_TTL_MINUTES } = await campaignLimits();
-  if (minutes > MAX_LINK_TTL_MINUTES) throw new InvalidArgumentError('the link lifetime must be 1m to 24h');
+  if (minutes < 1 || minutes > MAX_LINK_TTL_MINUTES) throw new InvalidArgumentError('the link lifetime must be 1m to 24h');
   return minutes;
 }
 
@@ -85,14 +78,12 @@ export function registerCampaignCommands(program: Command): void {
     .option('--all', 'every account')
     .option('--usernames <file>', 'a file with one username per line')
     .option('--org-unit <unit>', 'every account of this org unit')
-    .option('--rate <n>', 'notices per second across all workers', positiveInt, 50)
+    .option('--rate <n>', 'notices per second across all workers', noticeRate, 50)
     .option('--link-ttl <duration>', 'lifetime of the reset links users ask for (1m to 24h)', linkTtlMinutes, 30)
     .option('--template <name>', 'notice template under templates/mail', 'breach-notice')
     .action(async (opts: { name: string; incident: string; reason: string; all?: boolean; usernames?: string; orgUnit?: string; rate: number; linkTtl: number; template: string }) => {
       const scopes = [opts.all, opts.usernames, opts.orgUnit].filter(Boolean).length;
       if (scopes !== 1) throw new InvalidArgumentError('give exactly one of --all, --usernames FILE, --org-unit X');
-      const rate = await noticeRate(opts.rate);
-      const linkTtl = await checkedLinkTtl(opts.linkTtl);
       const usernames = opts.usernames ? await readUsernames(opts.usernames) : undefined;
       const Campaigns = await campaignsService();
       const { campaign: created, preview } = await withApp((get) =>
@@ -104,8 +95,8 @@ export function registerCampaignCommands(program: Command): void {
             scope: opts.all ? 'all' : usernames ? 'usernames' : 'org_unit',
             usernames,
             orgUnit: opts.orgUnit,
-            noticeRate: rate,
-            linkTtlMinutes: linkTtl,
+            noticeRate: opts.rate,
+            linkTtlMinutes: opts.linkTtl,
             template: opts.template,
           },
           CLI_ACTOR,
@@ -157,7 +148,7 @@ export function registerCampaignCommands(program: Command): void {
     .command('rate <id> <rate>')
     .description('change the notice rate (messages per second), also while running')
     .action(async (id: string, rate: string) => {
-      const perSecond = await noticeRate(positiveInt(rate));
+      const perSecond = noticeRate(rate);
       const Campaigns = await campaignsService();
       const result = await withApp((get) => get(Campaigns).setRate(campaignId(id), perSecond, CLI_ACTOR));
       print(`campaign ${result.id}: ${result.noticeRate} notices per second`);
