@@ -95,9 +95,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     const onError = (err: Error) => (broken = err);
     client.on('error', onError);
     try {
-      const outcome = await this.sendLocked(client, campaignId, accountId, finalAttempt, () => (delivered = true));
-      if (typeof outcome === 'object') throw new TransientNoticeError(outcome.transient);
-      return outcome;
+      return await this.sendLocked(client, campaignId, accountId, finalAttempt, () => (delivered = true));
     } catch (err) {
       if (err instanceof TransientNoticeError) throw err;
       broken ??= err as Error;
@@ -119,7 +117,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     accountId: number,
     finalAttempt: boolean,
     accepted: () => void,
-  ): Promise<NoticeOutcome | { transient: string }> {
+  ): Promise<NoticeOutcome> {
     const [, locked] = await inOneWrite(client, () => Promise.all([client.query('BEGIN'), client.query<NoticeRow>(LOCK_NOTICE_ROW, [campaignId, accountId])]));
     const row = locked.rows[0];
     if (!row || row.status !== 'running' || (row.state !== 'flagged' && row.state !== 'notice_failed')) {
@@ -139,7 +137,7 @@ export class NoticeSenderService implements OnModuleDestroy {
       const failure = classifySmtpError(err);
       if (failure.permanent || finalAttempt) return this.fail(client, campaignId, accountId, failure.reply);
       await client.query('ROLLBACK');
-      return { transient: failure.reply };
+      throw new TransientNoticeError(failure.reply);
     }
     accepted();
     // advance() queues its statement before its first await, so it and the COMMIT go out together.
