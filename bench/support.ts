@@ -80,3 +80,10 @@ export async function runConcurrently(count: number, concurrency: number, task: 
   );
   return { ms: performance.now() - started, latencies: latencies.sort((a, b) => a - b) };
 }
+
+/** Busy CPU time of the whole machine (every process: product, PostgreSQL, Redis, the sink), from /proc/stat. */
+export async function machineBusyMs(): Promise<number> {
+  const [cpu] = (await readFile('/proc/stat', 'utf8')).split('\n');
+  const [user, nice, system, , , irq, softirq] = cpu.trim().split(/\s+/).slice(1).map(Number);
+  return ((user + nice + system + irq + softirq) * 1000) / 100;
+}

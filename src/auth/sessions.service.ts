@@ -48,22 +48,26 @@ export class SessionsService {
    */
   async create(accountId: number, kind: SessionKind, password?: string): Promise<string> {
     const id = newOpaqueToken();
+    const idHash = sha256Hex(id);
     const now = new Date();
-    if (kind !== 'full' && password !== undefined) {
-      const folded = this.caseFolded.seal(password);
-      await this.redis.set(this.caseFoldKey(sha256Hex(id)), folded, 'EX', this.config.sessions.absoluteTimeoutSeconds);
-    }
-    await this.prisma.session.create({
-      data: {
-        idHash: sha256Hex(id),
-        accountId,
-        kind,
-        csrfToken: newOpaqueToken(),
-        createdAt: now,
-        lastSeenAt: now,
-        expiresAt: new Date(now.getTime() + this.config.sessions.absoluteTimeoutSeconds * 1000),
-      },
-    });
+    // Both writes at once, so a restricted (must-reset) sign-in takes no longer than a normal one. The session row is
+    // what makes the cookie valid: if it fails, the Redis key is only an unreachable leftover that expires.
+    await Promise.all([
+      kind !== 'full' && password !== undefined
+        ? this.redis.set(this.caseFoldKey(idHash), this.caseFolded.seal(password), 'EX', this.config.sessions.absoluteTimeoutSeconds)
+        : undefined,
+      this.prisma.session.create({
+        data: {
+          idHash,
+          accountId,
+          kind,
+          csrfToken: newOpaqueToken(),
+          createdAt: now,
+          lastSeenAt: now,
+          expiresAt: new Date(now.getTime() + this.config.sessions.absoluteTimeoutSeconds * 1000),
+        },
+      }),
+    ]);
     return id;
   }
 

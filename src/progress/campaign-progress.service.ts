@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type pg from 'pg';
 import { Prisma } from '../generated/prisma/client.js';
 import type { ProgressState } from '../generated/prisma/enums.js';
+import { sha256Hex } from '../common/tokens.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { ALLOWED_FROM, STATE_TIMESTAMP, type StateCounts, emptyCounts } from './progress-states.js';
 
@@ -20,8 +21,13 @@ export function countsFromColumn(counts: Partial<StateCounts>): StateCounts {
   return { ...emptyCounts(), ...counts };
 }
 
+/**
+ * On a pg client, the statement is prepared once per connection (named by its text's hash): the same few statement
+ * shapes run once per notice, and parsing and planning them each time was most of the database's work per notice.
+ */
 async function queryRows<T>(tx: ProgressTx, sql: Prisma.Sql): Promise<T[]> {
-  return '$queryRaw' in tx ? tx.$queryRaw<T[]>(sql) : (await tx.query(sql.text, sql.values)).rows;
+  if ('$queryRaw' in tx) return tx.$queryRaw<T[]>(sql);
+  return (await tx.query<T & pg.QueryResultRow>({ name: `ro_${sha256Hex(sql.text).slice(0, 32)}`, text: sql.text, values: sql.values })).rows;
 }
 
 export interface AdvanceOptions {

@@ -118,7 +118,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     finalAttempt: boolean,
     accepted: () => void,
   ): Promise<NoticeOutcome> {
-    const [, locked] = await inOneWrite(client, () => Promise.all([client.query('BEGIN'), client.query<NoticeRow>(LOCK_NOTICE_ROW, [campaignId, accountId])]));
+    const [, locked] = await inOneWrite(client, () => Promise.all([client.query('BEGIN'), client.query<NoticeRow>({ name: 'ro_lock_notice_row', text: LOCK_NOTICE_ROW, values: [campaignId, accountId] })]));
     const row = locked.rows[0];
     if (!row || row.status !== 'running' || (row.state !== 'flagged' && row.state !== 'notice_failed')) {
       await client.query('ROLLBACK');
