@@ -281,17 +281,16 @@ export async function runFault(options: FaultRunOptions): Promise<FaultFigures &
 }
 
 /**
- * The checks every run ends with: one notice per reachable account, nothing lost or stuck, counters exact. A resend
- * always carries the first send's Message-ID (receivers drop it). Duplicates stay within 0.1%, except where a process
- * or the database dies mid-send: each send then in flight may have been accepted by SMTP but not recorded, so the
- * bound is the sends in flight at the crashes (`crashedSends`), reported against the 0.1% target in the table.
+ * The checks every run ends with: one notice per reachable account, nothing lost or stuck, counters exact, every
+ * resend with the first send's Message-ID (receivers drop it), and at most 0.1% duplicates. `crashResends` raises the
+ * duplicate bound for a run too small for 0.1% to cover the resends its kills force (the quick run in `npm test`).
  */
-export function expectSound(f: FaultFigures & { problems?: string[] }, crashedSends = 0): void {
+export function expectSound(f: FaultFigures & { problems?: string[] }, crashResends = 0): void {
   expect(f.problems ?? [], 'sink and database disagree').toEqual([]);
   expect(f.lost, 'lost notices').toBe(0);
   expect(f.stuck, 'accounts still flagged or jobs still queued').toBe(0);
   expect(f.countersMatch, 'counts() equals recount()').toBe(true);
   expect(f.delivered, 'delivered to every reachable account').toBe(f.expectedDelivered);
   expect(f.duplicatesSameMessageId, 'every resend carries the first Message-ID').toBe(f.duplicates);
-  expect(f.duplicates, 'duplicates').toBeLessThanOrEqual(Math.max(Math.floor(f.accounts * 0.001), crashedSends));
+  expect(f.duplicates, 'duplicates').toBeLessThanOrEqual(Math.max(Math.floor(f.accounts * 0.001), crashResends));
 }
