@@ -433,6 +433,9 @@ export const throttleRow: BenchDefinition = {
     const inSpan = times.filter((t) => t < times[0] + span).length;
     const mean = inSpan / (span / 1000);
     const maxWindow = maxInWindow(times, 1000);
+    // Whole seconds after the first arrival: the steady rate, apart from a slow start.
+    const perSecond = Array.from({ length: seconds - 1 }, (_, k) => times.filter((t) => t >= times[0] + k * 1000 && t < times[0] + (k + 1) * 1000).length);
+    const steady = [...perSecond].sort((a, b) => a - b)[Math.floor(perSecond.length / 2)];
     // Diagnostic only: how many sends the notice worker runs at once for this rate (a private field of the service).
     const workers = (env.get(NoticeWorkersService) as unknown as { workers?: Map<number, { concurrency?: number; worker?: { concurrency: number } }> }).workers;
     const entry = workers?.get(campaignId);
@@ -447,7 +450,7 @@ export const throttleRow: BenchDefinition = {
         unit: 'msg/s',
         target: 'within 2% of R',
         met: Math.abs(mean - rate) / rate <= 0.02,
-        notes: `${times.length} arrivals; the first ${ms(times[0] - started)} after resume`,
+        notes: `${times.length} arrivals; the first ${ms(times[0] - started)} after resume; median second ${steady}, first three seconds ${perSecond.slice(0, 3).join(', ')}`,
       },
       {
         row: 'throttle',
