@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 
 export interface BenchRow {
   row: string;
@@ -86,4 +87,16 @@ export async function machineBusyMs(): Promise<number> {
   const [cpu] = (await readFile('/proc/stat', 'utf8')).split('\n');
   const [user, nice, system, , , irq, softirq] = cpu.trim().split(/\s+/).slice(1).map(Number);
   return ((user + nice + system + irq + softirq) * 1000) / 100;
+}
+
+/** A TCP port nothing listens on right now (the fault runs use it too). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }
