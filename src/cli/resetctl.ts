@@ -1,4 +1,5 @@
 #!/usr/bin/env -S node --max-old-space-size=256
+import './wasm-baseline.js';
 import 'reflect-metadata';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/app-config.js';
