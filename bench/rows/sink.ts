@@ -23,8 +23,8 @@ export class SinkProcess {
     });
   }
 
-  static async start(): Promise<SinkProcess> {
-    const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'smtp-sink.js');
+  /** `file`: the compiled sink; tests that import this class from its TypeScript source pass dist/bench/smtp-sink.js. */
+  static async start(file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'smtp-sink.js')): Promise<SinkProcess> {
     const child = fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const port = await new Promise<number>((resolve, reject) => {
       child.once('error', reject);

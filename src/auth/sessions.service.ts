@@ -50,8 +50,8 @@ export class SessionsService {
     const id = newOpaqueToken();
     const idHash = sha256Hex(id);
     const now = new Date();
-    // Both writes at once, so a restricted (must-reset) sign-in takes no longer than a normal one. The session row is
-    // what makes the cookie valid: if it fails, the Redis key is only an unreachable leftover that expires.
+    // Both writes at once, so a restricted (must-reset) sign-in takes no longer than a normal one. If either fails the
+    // sign-in fails and its id is never handed out: what the other wrote is an unreachable leftover that expires.
     await Promise.all([
       kind !== 'full' && password !== undefined
         ? this.redis.set(this.caseFoldKey(idHash), this.caseFolded.seal(password), 'EX', this.config.sessions.absoluteTimeoutSeconds)

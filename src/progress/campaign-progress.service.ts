@@ -23,7 +23,8 @@ export function countsFromColumn(counts: Partial<StateCounts>): StateCounts {
 
 /**
  * On a pg client, the statement is prepared once per connection (named by its text's hash): the same few statement
- * shapes run once per notice, and parsing and planning them each time was most of the database's work per notice.
+ * shapes run once per notice, and parsing and planning them each time cost about a third of the database's time per
+ * notice (the sender's transaction in pgbench: 780 a second unprepared, 1,230 prepared).
  */
 async function queryRows<T>(tx: ProgressTx, sql: Prisma.Sql): Promise<T[]> {
   if ('$queryRaw' in tx) return tx.$queryRaw<T[]>(sql);

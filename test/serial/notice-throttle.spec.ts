@@ -1,13 +1,23 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SinkProcess } from '../../bench/rows/sink.js';
 import { CampaignsService } from '../../src/campaigns/campaigns.service.js';
+import { NoticePacerService } from '../../src/notifications/notices/notice-pacer.service.js';
+import { PROJECT_ROOT } from '../../src/prisma/schema-engine.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 // Runs on its own after the other suites (vitest.serial.config.ts), so the rate it measures is the throttle's,
 // not how busy the machine is with other tests.
 const RATE = 50;
 const THROTTLED = 300;
+/**
+ * Arrivals at the receiver also carry the machine's stalls: a send held up 50-80 ms after its paced start (these
+ * VMs lose the CPU for that long now and then) lands next to the following one, and a one-second span then holds
+ * R + 2 or R + 3. The strict R + 1 is asserted on the send starts the pacer grants, which are the product's own
+ * doing; at the receiver the test only catches what a broken pacer does (the queue limiter alone reached R + 8), and
+ * the benchmark's throttle row reports the receiver's busiest second against R + 1.
+ */
+const RECEIVER_SLACK = 3;
 
 /** The most messages received within any one-second span. */
 function busiestSecond(times: number[]): number {
@@ -21,27 +31,13 @@ function busiestSecond(times: number[]): number {
 
 describe('notice throttle', () => {
   let t: TestApp;
-  let server: SMTPServer;
-  // Stamped when the message's DATA ends, without parsing it, so the receiver's own work adds no jitter.
-  const received: number[] = [];
+  // The receiving server in a process of its own (the benchmark's sink, built by `npm test`), as a real one is: it
+  // stamps each message when its DATA ends, so a stall of the sending process cannot bunch the stamps themselves.
+  let sink: SinkProcess;
 
   beforeAll(async () => {
-    server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      disableReverseLookup: true,
-      onData(stream, _session, callback) {
-        stream.resume();
-        stream.on('end', () => {
-          received.push(performance.now());
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.server.address() as AddressInfo).port;
-    t = await createTestApp({ SMTP_URL: `smtp://127.0.0.1:${port}?tls=off`, CAMPAIGN_SWEEP_INTERVAL: '1s' });
+    sink = await SinkProcess.start(path.join(PROJECT_ROOT, 'dist/bench/smtp-sink.js'));
+    t = await createTestApp({ SMTP_URL: sink.url, CAMPAIGN_SWEEP_INTERVAL: '1s' });
     await t.prisma.$executeRawUnsafe(
       `INSERT INTO accounts (username, email, email_verified) SELECT 't' || i, 't' || i || '@example.org', true FROM generate_series(1, ${THROTTLED}) i`,
     );
@@ -49,22 +45,34 @@ describe('notice throttle', () => {
 
   afterAll(async () => {
     await t?.close();
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await sink?.stop();
   });
 
-  it(`sends at most ${RATE} + 1 notices in any second, and on average ${RATE} per second`, async () => {
+  it(`starts at most ${RATE} + 1 sends in any second, and the receiver gets ${RATE} per second on average`, async () => {
+    const pacer = t.get(NoticePacerService);
+    const paced = pacer.waitForSlot.bind(pacer);
+    const starts: number[] = [];
+    pacer.waitForSlot = async (campaignId, rate) => {
+      await paced(campaignId, rate);
+      starts.push(performance.now());
+    };
     const campaigns = t.get(CampaignsService);
     const { campaign } = await campaigns.create({ name: 'Throttle', incidentRef: 'INC-2', reason: 'Test.', scope: 'all', noticeRate: RATE }, 'test');
     await campaigns.launch(campaign.id, 'test');
     const deadline = Date.now() + 60_000;
-    while (received.length < THROTTLED && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    while (sink.count('notice') < THROTTLED && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    const received = sink.times('notice').sort((a, b) => a - b);
 
     expect(received).toHaveLength(THROTTLED);
-    const busiest = busiestSecond(received);
-    const mean = ((received.length - 1) * 1000) / (received[received.length - 1] - received[0]);
-    console.info(`throttle ${RATE}/s over ${THROTTLED} notices: busiest second ${busiest}, mean ${mean.toFixed(2)}/s`);
-    expect(busiest).toBeLessThanOrEqual(RATE + 1);
-    expect(Math.abs(mean - RATE) / RATE).toBeLessThan(0.05);
+    expect(starts).toHaveLength(THROTTLED);
+    const mean = (times: number[]) => ((times.length - 1) * 1000) / (times[times.length - 1] - times[0]);
+    console.info(
+      `throttle ${RATE}/s over ${THROTTLED} notices: send starts busiest second ${busiestSecond(starts)}, mean ${mean(starts).toFixed(2)}/s; ` +
+        `receiver busiest second ${busiestSecond(received)}, mean ${mean(received).toFixed(2)}/s`,
+    );
+    expect(busiestSecond(starts)).toBeLessThanOrEqual(RATE + 1);
+    expect(busiestSecond(received)).toBeLessThanOrEqual(RATE + RECEIVER_SLACK);
+    expect(Math.abs(mean(received) - RATE) / RATE).toBeLessThan(0.05);
     expect((await campaigns.progressOf(campaign.id)).counts.notice_sent).toBe(THROTTLED);
   });
 });
