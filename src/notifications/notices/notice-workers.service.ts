@@ -10,12 +10,21 @@ import { NoticeRendererService } from './notice-renderer.service.js';
 import { type NoticeOutcome, NoticeSenderService } from './notice-sender.service.js';
 
 /**
- * A new worker sends this many notices one at a time before it sends several at once. The first sends open the
- * SMTP connection and are slow; several first sends at once would each open one, finish together and reach the
- * server above the rate. (A half-second clock from the worker's creation often ran out before its first send, while
- * the campaign was still flagging: the serial throttle test then saw 52 in a second at 50/s.)
+ * A new worker sends one notice at a time until it has sent WARM_UP_SENDS, or WARM_UP_MS have passed since its first
+ * job (a slow server must not hold it to one send at a time for long). The first sends open the SMTP connection and are
+ * slow; several first sends at once would each open one, finish together and reach the server above the rate. (A
+ * half-second clock from the worker's creation often ran out while the campaign was still flagging, before the first
+ * send: the serial throttle test then saw 52 in a second at 50/s.)
  */
 const WARM_UP_SENDS = 5;
+const WARM_UP_MS = 1000;
+
+interface CampaignWorker {
+  worker: Worker<SendNoticeJob>;
+  sent: number;
+  /** When this worker took its first job (performance.now()). */
+  firstJobAt?: number;
+}
 
 /**
  * One BullMQ worker per running or paused campaign in this process; the campaign queue's global rate limit holds
@@ -25,7 +34,7 @@ const WARM_UP_SENDS = 5;
 @Injectable()
 export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(NoticeWorkersService.name);
-  private readonly workers = new Map<number, { worker: Worker<SendNoticeJob>; sent: number }>();
+  private readonly workers = new Map<number, CampaignWorker>();
   private timer?: NodeJS.Timeout;
   private reconciling?: Promise<void>;
 
@@ -45,8 +54,12 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
   /** Processor: thin; the sender checks the database before doing anything. Counts the sends of the warm-up. */
   private processorFor(campaignId: number) {
     return async (job: Job<SendNoticeJob>): Promise<NoticeOutcome> => {
-      const outcome = await this.sender.send(job.data.campaignId, job.data.accountId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
       const entry = this.workers.get(campaignId);
+      if (entry && entry.firstJobAt === undefined) {
+        entry.firstJobAt = performance.now();
+        setTimeout(() => void this.reconcile(), WARM_UP_MS).unref();
+      }
+      const outcome = await this.sender.send(job.data.campaignId, job.data.accountId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
       if (entry && outcome !== 'skipped' && ++entry.sent === WARM_UP_SENDS) void this.reconcile();
       return outcome;
     };
@@ -56,7 +69,8 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
     const { noticeSendBudgetMs, noticeConcurrency } = this.config.campaigns;
     const existing = this.workers.get(campaign.id);
     const slots = sendSlotsFor(campaign.noticeRate, noticeSendBudgetMs, noticeConcurrency);
-    const concurrency = existing && existing.sent >= WARM_UP_SENDS ? slots : 1;
+    const warm = existing && (existing.sent >= WARM_UP_SENDS || (existing.firstJobAt !== undefined && performance.now() - existing.firstJobAt >= WARM_UP_MS));
+    const concurrency = warm ? slots : 1;
     if (existing) {
       if (existing.worker.concurrency !== concurrency) existing.worker.concurrency = concurrency;
       return;
