@@ -21,6 +21,9 @@ export function countsFromColumn(counts: Partial<StateCounts>): StateCounts {
   return { ...emptyCounts(), ...counts };
 }
 
+/** Statement text to its prepared name: a handful of shapes (one per target state and option set). */
+const statementNames = new Map<string, string>();
+
 /**
  * On a pg client, the statement is prepared once per connection (named by its text's hash): the same few statement
  * shapes run once per notice, and parsing and planning them each time cost about a third of the database's time per
@@ -28,7 +31,9 @@ export function countsFromColumn(counts: Partial<StateCounts>): StateCounts {
  */
 async function queryRows<T>(tx: ProgressTx, sql: Prisma.Sql): Promise<T[]> {
   if ('$queryRaw' in tx) return tx.$queryRaw<T[]>(sql);
-  return (await tx.query<T & pg.QueryResultRow>({ name: `ro_${sha256Hex(sql.text).slice(0, 32)}`, text: sql.text, values: sql.values })).rows;
+  let name = statementNames.get(sql.text);
+  if (!name) statementNames.set(sql.text, (name = `ro_${sha256Hex(sql.text).slice(0, 32)}`));
+  return (await tx.query<T & pg.QueryResultRow>({ name, text: sql.text, values: sql.values })).rows;
 }
 
 export interface AdvanceOptions {

@@ -37,9 +37,10 @@ async function until(url: string, status: number, timeoutMs = 60_000): Promise<n
 }
 
 /**
- * Jepsen-style runs: a campaign of 5,000 accounts (20,000 for kill -9) sent by worker processes (ROLE=worker, from dist/) into a real SMTP
- * sink while one fault is injected; the API runs in this process (ROLE=api). Each run ends by checking the sink
- * against the database: one notice per reachable account, nothing lost, counters equal COUNT(*), nothing stuck.
+ * Jepsen-style runs: a campaign of 5,000 accounts (20,000 for kill -9) sent by worker processes (ROLE=worker, from
+ * dist/) into a real SMTP sink while one fault is injected; the API runs in this process (ROLE=api). Each run ends by
+ * checking the sink against the database: one notice per reachable account, nothing lost, counters equal COUNT(*),
+ * nothing stuck.
  */
 describe('fault runs', () => {
   beforeAll(() => {
