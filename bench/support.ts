@@ -36,6 +36,18 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i];
 }
 
+/** The most times of `sorted` (ascending, ms) within any span of `windowMs`: the busiest second, for 1000. */
+export function maxInWindow(sorted: number[], windowMs: number): number {
+  let best = 0;
+  let j = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (j < i) j = i;
+    while (j < sorted.length && sorted[j] - sorted[i] < windowMs) j++;
+    best = Math.max(best, j - i);
+  }
+  return best;
+}
+
 export async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();
   const value = await work();

@@ -8,7 +8,7 @@ import { PrismaService } from '../../src/prisma/prisma.service.js';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
 import { redisConnectionOptions } from '../../src/queues/queues.module.js';
 import type { BenchDefinition } from '../rows.js';
-import { type BenchRow, machineBusyMs, percentile, rateRow, round, runConcurrently, timeRow } from '../support.js';
+import { type BenchRow, machineBusyMs, maxInWindow, percentile, rateRow, round, runConcurrently, timeRow } from '../support.js';
 import {
   ACTOR,
   type BenchEnv,
@@ -395,17 +395,6 @@ export const linkLatencyRow: BenchDefinition = {
 };
 
 // ----- throttle accuracy -------------------------------------------------------------------------------------------
-
-export function maxInWindow(sorted: number[], windowMs: number): number {
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    if (j < i) j = i;
-    while (j < sorted.length && sorted[j] - sorted[i] < windowMs) j++;
-    best = Math.max(best, j - i);
-  }
-  return best;
-}
 
 /**
  * The campaign at rate R for D seconds (--throttle-seconds, default 60): arrival times of notices at the sink.
