@@ -7,7 +7,7 @@ import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { LoginDto } from './dto/login.dto.js';
 import type { Outcome } from './page-responder.service.js';
-import { RateLimiterService, type Limit, minutesText } from '../rate-limit/rate-limiter.service.js';
+import { RateLimiterService, minutesText } from '../rate-limit/rate-limiter.service.js';
 import { SessionsService } from './sessions.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
 
@@ -50,36 +50,38 @@ export class LoginService {
   }
 
   /**
-   * Verifies a username and password with one answer for every failure (an unknown username costs a dummy
-   * verification, so the time tells nothing), within per-account and per-IP failure limits, and starts a new
-   * session whose kind decides what the user may reach.
+   * Verifies a username and password with one answer for every failure, within per-account and per-IP failure
+   * limits, and starts a new session whose kind decides what the user may reach.
    */
   async signIn(form: LoginDto, ip: string, current?: ActiveSession): Promise<SignIn> {
     const username = form.username.trim().toLowerCase();
-    const limits: Limit[] = [
-      { key: this.limiter.key('login-ip', ip), max: this.config.limits.loginFailuresPerIp },
-      { key: this.limiter.key('login-account', username), max: this.config.limits.loginFailuresPerAccount },
-    ];
-    const limited = await this.limiter.check(limits);
-    if (!limited.allowed) {
-      return { ok: false, status: 429, message: `Too many failed sign-in attempts. Wait ${minutesText(limited.retryAfterSeconds)} and try again.` };
+    const attempt = await this.limiter.signIn(
+      'login',
+      { name: username, address: ip },
+      { failuresPerName: this.config.limits.loginFailuresPerAccount, failuresPerAddress: this.config.limits.loginFailuresPerIp, checksInFlightPerName: 2 },
+      () => this.checkPassword(username, form.password),
+    );
+    if (!attempt.allowed) {
+      const message = attempt.limit.inFlight
+        ? 'Too many sign-in attempts for this account at once. Try again in a moment.'
+        : `Too many failed sign-in attempts. Wait ${minutesText(attempt.retryAfterSeconds)} and try again.`;
+      return { ok: false, status: 429, message };
     }
+    const account = attempt.value;
+    if (!account) return { ok: false, status: 401, message: INVALID_CREDENTIALS };
 
-    const account = username ? await this.prisma.account.findUnique({ where: { username } }) : null;
-    const verified = account?.passwordHash
-      ? await this.hasher.verify(account.passwordHash, form.password)
-      : await this.hasher.verifyAgainstDummy(form.password);
-    if (!account || !verified) {
-      await this.limiter.hit(limits);
-      return { ok: false, status: 401, message: INVALID_CREDENTIALS };
-    }
-
-    await this.limiter.clear(limits[1].key);
     if (current) await this.sessions.revoke(current.idHash);
     const kind = this.sessionKind(account);
     const sessionId = await this.sessions.create(account.id, kind, form.password);
     this.logger.log(`account ${account.id} signed in (${kind} session)`);
     return { ok: true, account, kind, sessionId };
+  }
+
+  /** The account this password opens, or null. An unknown username costs a dummy verification, so the time tells nothing. */
+  private async checkPassword(username: string, password: string): Promise<Account | null> {
+    const account = username ? await this.prisma.account.findUnique({ where: { username } }) : null;
+    const verified = account?.passwordHash ? await this.hasher.verify(account.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
+    return account && verified ? account : null;
   }
 
   private sessionKind(account: Account): SessionKind {

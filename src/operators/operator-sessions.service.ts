@@ -3,13 +3,14 @@ import { AuditService } from '../audit/audit.service.js';
 import { newOpaqueToken, safeEqualHex, sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import type { Operator } from '../generated/prisma/client.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
-import { RedisService } from '../redis/redis.module.js';
+import { RateLimiterService } from '../rate-limit/rate-limiter.service.js';
 import type { AuthenticatedOperator } from './roles.decorator.js';
 
-/** Sign-in attempts allowed per window, per operator name and per client address. */
-export const SIGN_IN_LIMITS = { windowSeconds: 15 * 60, perUsername: 10, perAddress: 50 } as const;
+/** Failed sign-ins allowed per rate-limit window, per operator name and per client address; password checks at once per name. */
+export const SIGN_IN_LIMITS = { failuresPerName: 10, failuresPerAddress: 50, checksInFlightPerName: 2 } as const;
 /** lastSeenAt is written at most this often, so a polling dashboard does not write on every request. */
 const TOUCH_INTERVAL_MS = 30_000;
 
@@ -30,7 +31,7 @@ export class OperatorSessionsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
-    private readonly redis: RedisService,
+    private readonly limiter: RateLimiterService,
     private readonly hasher: PasswordHasherService,
     private readonly audit: AuditService,
   ) {
@@ -42,17 +43,16 @@ export class OperatorSessionsService {
     return { httpOnly: true, sameSite: 'lax', secure: this.config.http.secureCookies, path: '/', maxAge: this.config.sessions.absoluteTimeoutSeconds * 1000 };
   }
 
-  /** Checks the password and opens a new session (a fresh id at every sign-in). */
+  /** Checks the password within the failure limits and opens a new session (a fresh id at every sign-in). */
   async signIn(username: string, password: string, address: string): Promise<{ sessionId: string; operator: AuthenticatedOperator }> {
     const name = username.trim().toLowerCase();
-    await this.throttle(name, address);
-    const operator = await this.prisma.operator.findUnique({ where: { username: name } });
-    const valid = operator && !operator.disabledAt ? await this.hasher.verify(operator.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
-    if (!operator || !valid) {
+    const attempt = await this.limiter.signIn('operator-sign-in', { name, address }, SIGN_IN_LIMITS, () => this.checkPassword(name, password));
+    if (!attempt.allowed) throw new SignInThrottledException(attempt.retryAfterSeconds);
+    const operator = attempt.value;
+    if (!operator) {
       await this.audit.recordNow({ actor: 'system', action: 'operator.sign-in.failed', details: { username: name.slice(0, 100), address } });
       throw new UnauthorizedException('unknown operator or wrong password');
     }
-    await this.redis.del(this.limitKey('u', name));
     const sessionId = newOpaqueToken();
     const now = Date.now();
     await this.prisma.$transaction(async (tx) => {
@@ -97,22 +97,11 @@ export class OperatorSessionsService {
     });
   }
 
-  private limitKey(kind: 'u' | 'a', value: string): string {
-    return `${this.config.redis.queuePrefix}:operator-sign-in:${kind}:${sha256Hex(value)}`;
-  }
-
-  private async throttle(username: string, address: string): Promise<void> {
-    const checks = [
-      [this.limitKey('u', username), SIGN_IN_LIMITS.perUsername],
-      [this.limitKey('a', address), SIGN_IN_LIMITS.perAddress],
-    ] as const;
-    for (const [key, limit] of checks) {
-      const [[, count], , [, ttl]] = (await this.redis.multi().incr(key).expire(key, SIGN_IN_LIMITS.windowSeconds, 'NX').ttl(key).exec()) as [
-        [null, number],
-        [null, number],
-        [null, number],
-      ];
-      if (count > limit) throw new SignInThrottledException(Math.max(ttl, 1));
-    }
+  /** The enabled operator this password opens, or null; unknown and disabled names cost a dummy verification. */
+  private async checkPassword(name: string, password: string): Promise<Operator | null> {
+    const operator = await this.prisma.operator.findUnique({ where: { username: name } });
+    const usable = operator && !operator.disabledAt ? operator : null;
+    const valid = usable ? await this.hasher.verify(usable.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
+    return valid ? usable : null;
   }
 }

@@ -7,20 +7,46 @@ import { RedisService } from '../redis/redis.module.js';
 export interface Limit {
   key: string;
   max: number;
+  /** Counts attempts running at once rather than uses in the window: held only until the attempt ends. */
+  inFlight?: boolean;
 }
 
-/** Checks every key first and counts only when all are under their limit: a refused attempt uses up nothing. */
+/** How long an in-flight slot outlives a process that died holding it. */
+const IN_FLIGHT_HOLD_MS = 30_000;
+
+/**
+ * Checks every key first and counts only when all are under their limit: a refused attempt uses up nothing.
+ * ARGV: window ms, in-flight hold ms, then per key its max and whether it is an in-flight key.
+ */
 const CONSUME = `
-for i = 1, #KEYS do
-  local n = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if n >= tonumber(ARGV[i + 1]) then return {i, redis.call('PTTL', KEYS[i])} end
+local n = #KEYS
+for i = 1, n do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if count >= tonumber(ARGV[2 + i]) then return {i, redis.call('PTTL', KEYS[i])} end
 end
-for i = 1, #KEYS do
-  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+for i = 1, n do
+  local count = redis.call('INCR', KEYS[i])
+  if ARGV[2 + n + i] == '1' then redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  elseif count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 end
 return {0, 0}`;
 
+/** Gives uses back; never below zero, and never re-creating a key whose window ended meanwhile. */
+const GIVE_BACK = `
+for i = 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0`;
+
+/** What one sign-in flow allows: failures per window per name and per client address, password checks at once per name. */
+export interface SignInLimits {
+  failuresPerName: number;
+  failuresPerAddress: number;
+  checksInFlightPerName: number;
+}
+
 export type LimitResult = { allowed: true } | { allowed: false; limit: Limit; retryAfterSeconds: number };
+export type Attempt<T> = { allowed: true; value: T } | { allowed: false; limit: Limit; retryAfterSeconds: number };
 
 /** Fixed-window counters in Redis, so limits hold across every API instance. */
 @Injectable()
@@ -38,9 +64,48 @@ export class RateLimiterService {
   /** Counts one use against every limit, unless one of them is already used up. */
   async consume(limits: Limit[]): Promise<LimitResult> {
     const window = this.config.limits.windowSeconds * 1000;
-    const [index, pttl] = (await this.redis.eval(CONSUME, limits.length, ...limits.map((l) => l.key), window, ...limits.map((l) => l.max))) as [number, number];
+    const maxes = limits.map((l) => l.max);
+    const inFlight = limits.map((l) => (l.inFlight ? '1' : '0'));
+    const keys = limits.map((l) => l.key);
+    const [index, pttl] = (await this.redis.eval(CONSUME, limits.length, ...keys, window, IN_FLIGHT_HOLD_MS, ...maxes, ...inFlight)) as [number, number];
     if (!index) return { allowed: true };
     return { allowed: false, limit: limits[index - 1], retryAfterSeconds: Math.max(1, Math.ceil(pttl / 1000)) };
+  }
+
+  /**
+   * Runs a check that only a failure should count against, e.g. a password check: one use of every limit is
+   * reserved atomically before it runs, so concurrent attempts cannot all pass a limit that has one use left.
+   * A success gives the reservation back; in-flight slots are freed whatever the outcome. A check that throws
+   * decided nothing and gives everything back.
+   */
+  async attempt<T>(limits: Limit[], check: () => Promise<T>, succeeded: (value: T) => boolean): Promise<Attempt<T>> {
+    const reserved = await this.consume(limits);
+    if (!reserved.allowed) return reserved;
+    let value: T;
+    try {
+      value = await check();
+    } catch (err) {
+      await this.giveBack(limits);
+      throw err;
+    }
+    await this.giveBack(succeeded(value) ? limits : limits.filter((l) => l.inFlight));
+    return { allowed: true, value };
+  }
+
+  /**
+   * One sign-in: `check` verifies the credentials (a password hash, or whatever else proves them) and returns what
+   * they open, or null. Only failures count; a success also forgives the name's earlier failures.
+   */
+  async signIn<T>(scope: string, who: { name: string; address: string }, max: SignInLimits, check: () => Promise<T | null>): Promise<Attempt<T | null>> {
+    const nameFailures: Limit = { key: this.key(`${scope}-name`, who.name), max: max.failuresPerName };
+    const limits: Limit[] = [
+      { key: this.key(`${scope}-address`, who.address), max: max.failuresPerAddress },
+      nameFailures,
+      { key: this.key(`${scope}-checking`, who.name), max: max.checksInFlightPerName, inFlight: true },
+    ];
+    const attempt = await this.attempt(limits, check, (value) => value !== null);
+    if (attempt.allowed && attempt.value !== null) await this.clear(nameFailures.key);
+    return attempt;
   }
 
   /** Whether any limit is used up, without counting. */
@@ -52,15 +117,12 @@ export class RateLimiterService {
     return { allowed: false, limit: limits[index], retryAfterSeconds: Math.max(1, Math.ceil(pttl / 1000)) };
   }
 
-  async hit(limits: Limit[]): Promise<void> {
-    const window = this.config.limits.windowSeconds * 1000;
-    const multi = this.redis.multi();
-    for (const l of limits) multi.incr(l.key).pexpire(l.key, window, 'NX');
-    await multi.exec();
-  }
-
   async clear(key: string): Promise<void> {
     await this.redis.del(key);
+  }
+
+  private async giveBack(limits: Limit[]): Promise<void> {
+    if (limits.length) await this.redis.eval(GIVE_BACK, limits.length, ...limits.map((l) => l.key));
   }
 }
 

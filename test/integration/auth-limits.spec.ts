@@ -33,7 +33,7 @@ describe('sign-in and reset-link limits', () => {
     expect(locked.body).toContain('Too many failed sign-in attempts');
     const json = await new Browser(t.baseUrl, '10.0.1.98').request('POST', '/login', { json: true, form: { username: hank.username, password: hank.password } });
     expect(json.status).toBe(403); // no CSRF token: refused before anything else
-    const keys = await t.get(RedisService).keys(`${t.config.redis.queuePrefix}:limit:login-account:*`);
+    const keys = await t.get(RedisService).keys(`${t.config.redis.queuePrefix}:limit:login-name:*`);
     expect(keys.length).toBeGreaterThanOrEqual(1);
     // An unknown username is limited the same way, so the limit reveals nothing about existence.
     for (let i = 0; i < 5; i++) await new Browser(t.baseUrl, `10.0.2.${i}`).login('no-such-user', `guess ${i}`);

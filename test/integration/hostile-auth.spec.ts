@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/common/tokens.js';
 import { OperatorsService } from '../../src/operators/operators.service.js';
+import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
 import { Browser, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
@@ -77,6 +78,104 @@ describe('hostile sign-in traffic', () => {
     expect(firstThrottled).toBeLessThanOrEqual(10);
     expectSwitch(statuses, firstThrottled, 401, 429);
     expect(await attempt(password)).toBe(429);
+  });
+});
+
+const CONCURRENT = 300;
+
+/** Every password check (a real hash or the dummy for unknown names), counted while a test runs. */
+function countVerifications(t: TestApp): { readonly count: number } {
+  const hasher = t.get(PasswordHasherService);
+  const real = vi.spyOn(hasher, 'verify');
+  const dummy = vi.spyOn(hasher, 'verifyAgainstDummy');
+  return {
+    get count() {
+      return real.mock.calls.length + dummy.mock.calls.length;
+    },
+  };
+}
+
+async function operatorForm(t: TestApp): Promise<{ cookie: string; csrf: string }> {
+  const form = await fetch(`${t.baseUrl}/operator/sign-in`);
+  const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(await form.text())![1] };
+}
+
+async function operatorSignIn(t: TestApp, form: { cookie: string; csrf: string }, username: string, password: string, ip: string): Promise<number> {
+  const res = await fetch(`${t.baseUrl}/operator/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie, 'x-forwarded-for': ip },
+    body: new URLSearchParams({ username, password, _csrf: form.csrf }).toString(),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+const tally = (statuses: number[]) => statuses.reduce<Record<number, number>>((acc, s) => ({ ...acc, [s]: (acc[s] ?? 0) + 1 }), {});
+
+describe('concurrent sign-in attempts', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t?.close());
+  afterEach(() => vi.restoreAllMocks());
+
+  it(`lets at most 5 of ${CONCURRENT} concurrent wrong passwords for one account reach the password check, and then refuses the right one`, async () => {
+    const victim = await seedAccount(t, { password: 'the victims real password' });
+    const browser = new Browser(t.baseUrl);
+    const csrf = csrfFrom((await browser.get('/login')).body);
+    const verifications = countVerifications(t);
+    const statuses = await Promise.all(
+      Array.from({ length: CONCURRENT }, (_, i) =>
+        browser.request('POST', '/login', {
+          form: { username: victim.username, password: `guess number ${i}`, _csrf: csrf },
+          headers: { 'x-forwarded-for': `10.7.${i >> 8}.${i & 255}` },
+        }),
+      ),
+    ).then((replies) => replies.map((r) => r.status));
+    const counts = tally(statuses);
+    expect(new Set(statuses)).toEqual(new Set([401, 429].filter((s) => counts[s])));
+    expect(counts[429]).toBeGreaterThanOrEqual(CONCURRENT - 5);
+    expect(verifications.count).toBeLessThanOrEqual(5);
+    expect(verifications.count).toBe(counts[401] ?? 0);
+
+    // Whatever the in-flight bound turned away, five failures lock the account: top them up one at a time.
+    for (let i = counts[401] ?? 0; i < 5; i++) {
+      const reply = await new Browser(t.baseUrl, `10.7.9.${i}`).login(victim.username, `late guess ${i}`);
+      expect(reply.status).toBe(401);
+    }
+    const right = await new Browser(t.baseUrl, '10.7.10.1').login(victim.username, victim.password);
+    expect(right.status).toBe(429);
+    expect(verifications.count).toBe(5);
+    expect(await t.prisma.session.count({ where: { accountId: victim.id } })).toBe(0);
+  });
+
+  it(`lets at most 10 of ${CONCURRENT} concurrent wrong operator passwords reach the password check, and then refuses the right one`, async () => {
+    const { password } = await t.get(OperatorsService).create('besieged-op', 'admin', 'test');
+    const form = await operatorForm(t);
+    const verifications = countVerifications(t);
+    const statuses = await Promise.all(
+      Array.from({ length: CONCURRENT }, (_, i) => operatorSignIn(t, form, 'besieged-op', `guess ${i}`, `10.6.${i >> 8}.${i & 255}`)),
+    );
+    const counts = tally(statuses);
+    expect(new Set(statuses)).toEqual(new Set([401, 429].filter((s) => counts[s])));
+    expect(counts[429]).toBeGreaterThanOrEqual(CONCURRENT - 10);
+    expect(verifications.count).toBe(counts[401] ?? 0);
+    for (let i = counts[401] ?? 0; i < 10; i++) expect(await operatorSignIn(t, form, 'besieged-op', `late guess ${i}`, `10.6.9.${i}`)).toBe(401);
+    expect(await operatorSignIn(t, form, 'besieged-op', password, '10.6.10.1')).toBe(429);
+    expect(verifications.count).toBe(10);
+    expect(await t.prisma.operatorSession.count({ where: { operator: { username: 'besieged-op' } } })).toBe(0);
+  });
+
+  it('counts only failed operator sign-ins: 60 successful ones from one address are never held back', async () => {
+    const { password } = await t.get(OperatorsService).create('busy-op', 'manager', 'test');
+    const form = await operatorForm(t);
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) statuses.push(await operatorSignIn(t, form, 'busy-op', password, '10.6.20.1'));
+    expect(statuses).toEqual(Array(60).fill(303));
   });
 });
 

@@ -56,11 +56,11 @@ describe('operators: sign-in sessions, tokens and the admin API', () => {
     expect(forged.status).toBe(403);
     expect(forged.headers.getSetCookie().some((c) => c.startsWith('ro_operator='))).toBe(false);
 
-    for (let i = 1; i < SIGN_IN_LIMITS.perUsername; i++) await signInWith(t, 'quinn', `guess ${i}`);
+    for (let i = 1; i < SIGN_IN_LIMITS.failuresPerName; i++) await signInWith(t, 'quinn', `guess ${i}`);
     const throttled = await signInWith(t, 'quinn', password);
     expect(throttled.status).toBe(429);
     expect(throttled.cookie).toBe('');
-    expect(await t.prisma.auditEntry.count({ where: { action: 'operator.sign-in.failed' } })).toBeGreaterThanOrEqual(SIGN_IN_LIMITS.perUsername);
+    expect(await t.prisma.auditEntry.count({ where: { action: 'operator.sign-in.failed' } })).toBeGreaterThanOrEqual(SIGN_IN_LIMITS.failuresPerName);
   });
 
   it('redirects only to operator pages of this site after sign-in', async () => {
