@@ -22,7 +22,7 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
   // Every dynamic answer here is per request (counters, CSRF tokens) and mostly no-store: hashing each body for an
   // ETag no client revalidates costs CPU on every dashboard poll. Static assets keep serve-static's own ETag.

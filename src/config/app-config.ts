@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const durationPattern = /^(\d+)(s|m|h|d)$/;
@@ -25,10 +26,78 @@ const redisUrl = z
   .url()
   .refine((v) => /^rediss?:/.test(v), 'expected a redis:// URL');
 
+export interface Cidr {
+  network: string;
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** `10.0.0.0/8`, `fd00::/8` or a bare address (a network of one); null when it is neither. */
+export function parseCidr(value: string): Cidr | null {
+  const [address, prefixText, extra] = value.split('/');
+  const version = isIP(address);
+  if (!version || extra !== undefined) return null;
+  const bits = version === 4 ? 32 : 128;
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return null;
+  const prefix = prefixText === undefined ? bits : Number(prefixText);
+  if (prefix > bits) return null;
+  return { network: value, address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** Express' `trust proxy` syntax minus `true`, which believes any X-Forwarded-For a client writes. */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((value, ctx): false | number | string[] => {
+    const text = value?.trim() ?? '';
+    if (!text || text === 'false') return false;
+    if (/^\d+$/.test(text)) {
+      if (Number(text) >= 1 && Number(text) <= 10) return Number(text);
+      ctx.addIssue({ code: 'custom', message: 'a hop count is 1 to 10 (leave TRUST_PROXY unset to trust no proxy)' });
+      return z.NEVER;
+    }
+    const entries = list(text);
+    const bad = entries.filter((e) => !PROXY_NAMES.has(e) && !parseCidr(e));
+    if (text === 'true') ctx.addIssue({ code: 'custom', message: 'trusting every hop lets any client choose its address; give a hop count or the proxies\' addresses' });
+    else if (bad.length) ctx.addIssue({ code: 'custom', message: `not loopback, linklocal, uniquelocal, an address or a CIDR network: ${bad.join(', ')}` });
+    return entries;
+  });
+
+export interface NetworkLimit extends Cidr {
+  loginFailuresPerIp: number;
+}
+
+const networkLimits = z
+  .string()
+  .default('')
+  .transform((value, ctx): NetworkLimit[] =>
+    list(value).flatMap((entry) => {
+      // The limit follows the last colon, so IPv6 networks need no quoting.
+      const colon = entry.lastIndexOf(':');
+      const cidr = colon > 0 ? parseCidr(entry.slice(0, colon)) : null;
+      const max = colon > 0 && /^\d+$/.test(entry.slice(colon + 1)) ? Number(entry.slice(colon + 1)) : 0;
+      if (!cidr || max < 1) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not network:limit, e.g. 10.20.0.0/16:1000` });
+        return [];
+      }
+      return [{ ...cidr, loginFailuresPerIp: max }];
+    }),
+  );
+
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   HOST: z.string().default('127.0.0.1'),
+  TRUST_PROXY: trustProxy,
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   PUBLIC_URL: z.string().url().default('http://localhost:3000'),
   DATABASE_URL: postgresUrl.default('postgresql://postgres@127.0.0.1:5432/reset_orchestrator'),
@@ -54,6 +123,8 @@ const configSchema = z.object({
   PASSWORD_EXPIRY_DAYS: z.coerce.number().int().min(1).max(254).optional(),
   LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
   LOGIN_FAILURES_PER_IP: z.coerce.number().int().min(1).default(50),
+  /** Per-network overrides of the per-IP sign-in failure limit, for known shared egress addresses. */
+  LIMIT_NETWORKS: networkLimits,
   RESET_LINKS_PER_ACCOUNT: z.coerce.number().int().min(1).default(3),
   RESET_LINKS_PER_IP: z.coerce.number().int().min(1).default(20),
   RATE_LIMIT_WINDOW: duration.default(parseDuration('15m') as never),
@@ -78,7 +149,8 @@ type ParsedEnv = z.infer<typeof configSchema>;
 export interface AppConfig {
   env: ParsedEnv['NODE_ENV'];
   role: ParsedEnv['ROLE'];
-  http: { host: string; port: number; publicUrl: string; secureCookies: boolean };
+  /** trustProxy: Express' `trust proxy` (false: req.ip is the socket's address). */
+  http: { host: string; port: number; publicUrl: string; secureCookies: boolean; trustProxy: false | number | string[] };
   database: { url: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
   mail: { smtpUrl?: string; poolSize: number; from: string; outboxDir: string };
@@ -87,7 +159,15 @@ export interface AppConfig {
   sessions: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
   passwords: { blocklistFile?: string; historySize: number; racfRelaxed: boolean; minChangeSeconds?: number; expiryDays?: number };
   /** Fixed-window limits kept in Redis, so they hold across API instances. */
-  limits: { windowSeconds: number; loginFailuresPerAccount: number; loginFailuresPerIp: number; resetLinksPerAccount: number; resetLinksPerIp: number };
+  limits: {
+    windowSeconds: number;
+    loginFailuresPerAccount: number;
+    loginFailuresPerIp: number;
+    /** Networks whose addresses get their own per-IP sign-in limit (LIMIT_NETWORKS); the narrowest match wins. */
+    networks: NetworkLimit[];
+    resetLinksPerAccount: number;
+    resetLinksPerIp: number;
+  };
   secrets: { encryptionKey?: Buffer; ttlSeconds: number; keyFile: string };
   campaigns: {
     /** How often workers rebuild queue state from the database (interrupted flagging, lost notice jobs, completion). */
@@ -118,7 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     env: c.NODE_ENV,
     role: c.ROLE,
-    http: { host: c.HOST, port: c.PORT, publicUrl: c.PUBLIC_URL.replace(/\/$/, ''), secureCookies: c.PUBLIC_URL.startsWith('https:') },
+    http: { host: c.HOST, port: c.PORT, publicUrl: c.PUBLIC_URL.replace(/\/$/, ''), secureCookies: c.PUBLIC_URL.startsWith('https:'), trustProxy: c.TRUST_PROXY },
     database: { url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE },
     redis: { url: c.REDIS_URL, queuePrefix: c.QUEUE_PREFIX },
     mail: { smtpUrl: c.SMTP_URL, poolSize: c.SMTP_POOL_SIZE, from: c.MAIL_FROM, outboxDir: c.MAIL_OUTBOX_DIR },
@@ -136,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       windowSeconds: c.RATE_LIMIT_WINDOW,
       loginFailuresPerAccount: c.LOGIN_FAILURES_PER_ACCOUNT,
       loginFailuresPerIp: c.LOGIN_FAILURES_PER_IP,
+      networks: c.LIMIT_NETWORKS,
       resetLinksPerAccount: c.RESET_LINKS_PER_ACCOUNT,
       resetLinksPerIp: c.RESET_LINKS_PER_IP,
     },

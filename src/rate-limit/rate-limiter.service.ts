@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { sha256Hex } from '../common/tokens.js';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
@@ -51,10 +52,21 @@ export type Attempt<T> = { allowed: true; value: T } | { allowed: false; limit: 
 /** Fixed-window counters in Redis, so limits hold across every API instance. */
 @Injectable()
 export class RateLimiterService {
+  /** LIMIT_NETWORKS, narrowest first. */
+  private readonly networks: Array<{ addresses: BlockList; failuresPerAddress: number }>;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
-  ) {}
+  ) {
+    this.networks = [...config.limits.networks]
+      .sort((a, b) => b.prefix - a.prefix)
+      .map((n) => {
+        const addresses = new BlockList();
+        addresses.addSubnet(n.address, n.prefix, n.family);
+        return { addresses, failuresPerAddress: n.loginFailuresPerIp };
+      });
+  }
 
   /** A key under the queue prefix; identifiers are hashed so odd input never shapes the key. */
   key(scope: string, identifier: string): string {
@@ -99,7 +111,7 @@ export class RateLimiterService {
   async signIn<T>(scope: string, who: { name: string; address: string }, max: SignInLimits, check: () => Promise<T | null>): Promise<Attempt<T | null>> {
     const nameFailures: Limit = { key: this.key(`${scope}-name`, who.name), max: max.failuresPerName };
     const limits: Limit[] = [
-      { key: this.key(`${scope}-address`, who.address), max: max.failuresPerAddress },
+      { key: this.key(`${scope}-address`, who.address), max: this.failuresPerAddress(who.address, max.failuresPerAddress) },
       nameFailures,
       { key: this.key(`${scope}-checking`, who.name), max: max.checksInFlightPerName, inFlight: true },
     ];
@@ -119,6 +131,17 @@ export class RateLimiterService {
 
   async clear(key: string): Promise<void> {
     await this.redis.del(key);
+  }
+
+  /** The per-address failure limit: its network's where LIMIT_NETWORKS names one, else the flow's own. */
+  private failuresPerAddress(address: string, otherwise: number): number {
+    // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; networks are written as plain IPv4.
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+    const plain = mapped ?? address;
+    const version = isIP(plain);
+    if (!version) return otherwise;
+    const network = this.networks.find((n) => n.addresses.check(plain, version === 4 ? 'ipv4' : 'ipv6'));
+    return network?.failuresPerAddress ?? otherwise;
   }
 
   private async giveBack(limits: Limit[]): Promise<void> {

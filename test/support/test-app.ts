@@ -20,7 +20,11 @@ export interface TestApp {
 }
 
 /** The real HTTP app on a fresh database, its own queue prefix and (optionally) a test SMTP server. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * Tests stand behind a reverse proxy on loopback (TRUST_PROXY=loopback): a client address is picked with X-Forwarded-For.
+ * Pass `TRUST_PROXY: undefined` for the production default, which trusts no proxy.
+ */
+export async function createTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -28,6 +32,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     QUEUE_PREFIX: `test-${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: 'silent',
     PORT: '0',
+    TRUST_PROXY: 'loopback',
     ...env,
   });
   const app = await createHttpApp(config);

@@ -30,4 +30,29 @@ describe('loadConfig', () => {
     expect(parseDuration('24h')).toBe(86400);
     expect(() => parseDuration('soon')).toThrow(/duration/);
   });
+
+  it('trusts no proxy by default, and takes a hop count, names and CIDR lists in Express syntax', () => {
+    expect(loadConfig({}).http.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback' }).http.trustProxy).toEqual(['loopback']);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.1,fd00::/8' }).http.trustProxy).toEqual(['10.0.0.0/8', '192.0.2.1', 'fd00::/8']);
+  });
+
+  it('refuses a TRUST_PROXY that trusts every hop or is not an address', () => {
+    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrowError(/TRUST_PROXY/);
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/33' })).toThrowError(/TRUST_PROXY/);
+    expect(() => loadConfig({ TRUST_PROXY: 'proxy.internal' })).toThrowError(/TRUST_PROXY/);
+    expect(() => loadConfig({ TRUST_PROXY: '0' })).toThrowError(/TRUST_PROXY/);
+  });
+
+  it('reads LIMIT_NETWORKS as network:limit pairs, IPv6 included', () => {
+    expect(loadConfig({ LIMIT_NETWORKS: '10.20.0.0/16:1000, fd00:1::/32:200' }).limits.networks).toEqual([
+      { network: '10.20.0.0/16', address: '10.20.0.0', prefix: 16, family: 'ipv4', loginFailuresPerIp: 1000 },
+      { network: 'fd00:1::/32', address: 'fd00:1::', prefix: 32, family: 'ipv6', loginFailuresPerIp: 200 },
+    ]);
+    expect(loadConfig({}).limits.networks).toEqual([]);
+    expect(() => loadConfig({ LIMIT_NETWORKS: '10.20.0.0/16' })).toThrowError(/LIMIT_NETWORKS/);
+    expect(() => loadConfig({ LIMIT_NETWORKS: '10.20.0.0/16:0' })).toThrowError(/LIMIT_NETWORKS/);
+    expect(() => loadConfig({ LIMIT_NETWORKS: 'office:100' })).toThrowError(/LIMIT_NETWORKS/);
+  });
 });
