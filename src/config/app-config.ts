@@ -114,6 +114,10 @@ const configSchema = z.object({
   SESSION_IDLE_TIMEOUT: duration.default(parseDuration('30m') as never),
   SESSION_ABSOLUTE_TIMEOUT: duration.default(parseDuration('8h') as never),
   PASSWORD_BLOCKLIST_FILE: z.string().optional(),
+  /** A local copy of the Pwned Passwords range files (`<5 hex>.txt`); new passwords found in it are refused. */
+  PASSWORD_PWNED_DIR: z.string().min(1).optional(),
+  /** Every account also signs in with a second factor: the nist preset's minimum is then 8 characters, not 15. */
+  PASSWORD_MFA: z.enum(['true', 'false']).default('false'),
   PASSWORD_HISTORY: z.coerce.number().int().min(0).max(64).default(5),
   /** RACF preset: 9-character minimum instead of 14 (what the ICHPWX11 exit / KDFAES allow). */
   PASSWORD_RACF_RELAXED: z.enum(['true', 'false']).default('false'),
@@ -157,7 +161,15 @@ export interface AppConfig {
   logLevel: ParsedEnv['LOG_LEVEL'];
   imports: { maxBytes: number; maxLineBytes: number };
   sessions: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
-  passwords: { blocklistFile?: string; historySize: number; racfRelaxed: boolean; minChangeSeconds?: number; expiryDays?: number };
+  passwords: {
+    blocklistFile?: string;
+    pwnedDir?: string;
+    mfa: boolean;
+    historySize: number;
+    racfRelaxed: boolean;
+    minChangeSeconds?: number;
+    expiryDays?: number;
+  };
   /** Fixed-window limits kept in Redis, so they hold across API instances. */
   limits: {
     windowSeconds: number;
@@ -207,6 +219,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sessions: { idleTimeoutSeconds: c.SESSION_IDLE_TIMEOUT, absoluteTimeoutSeconds: c.SESSION_ABSOLUTE_TIMEOUT },
     passwords: {
       blocklistFile: c.PASSWORD_BLOCKLIST_FILE,
+      pwnedDir: c.PASSWORD_PWNED_DIR,
+      mfa: c.PASSWORD_MFA === 'true',
       historySize: c.PASSWORD_HISTORY,
       racfRelaxed: c.PASSWORD_RACF_RELAXED === 'true',
       minChangeSeconds: c.PASSWORD_MIN_CHANGE,

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { PolicyPreset } from '../generated/prisma/enums.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { BreachedPasswords } from './breached-passwords.js';
 import { CaseFoldedPasswordService } from './case-folded-password.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
 import { type PolicyFailure, type PolicyOptions, caseVariants, checkSyntax, describePreset } from './password-policy.js';
@@ -40,6 +41,7 @@ export function readBlocklist(file: string | undefined): Set<string> {
 @Injectable()
 export class PasswordPolicyService implements OnModuleInit {
   private options: PolicyOptions;
+  private breached?: BreachedPasswords;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -51,13 +53,15 @@ export class PasswordPolicyService implements OnModuleInit {
   onModuleInit(): void {
     this.options = {
       racfRelaxed: this.config.passwords.racfRelaxed,
+      mfa: this.config.passwords.mfa,
       commonPasswords: new Set(dictionary['passwords-common'].map((p) => p.toLowerCase())),
       blocklist: readBlocklist(this.config.passwords.blocklistFile),
     };
+    if (this.config.passwords.pwnedDir) this.breached = new BreachedPasswords(this.config.passwords.pwnedDir);
   }
 
   describe(preset: PolicyPreset): string[] {
-    return describePreset(preset, this.options.racfRelaxed);
+    return describePreset(preset, this.options);
   }
 
   /** For a server-generated temporary password: the preset's rules that do not depend on the account's history. */
@@ -68,6 +72,10 @@ export class PasswordPolicyService implements OnModuleInit {
   /** Every rule a user-chosen password breaks, all at once; empty when it may be set. */
   async evaluate(password: string, account: PolicyAccount, options: EvaluateOptions): Promise<PolicyFailure[]> {
     const failures = this.checkGenerated(password, account);
+    // Every preset: a password from a breach corpus is what credential stuffing tries, on a mainframe as anywhere.
+    if (await this.breached?.contains(password)) {
+      failures.push({ rule: 'breached', message: 'This password has appeared in a data breach, so attackers have it on their lists; choose another.' });
+    }
     const minChange = this.config.passwords.minChangeSeconds;
     if (!options.forced && minChange && account.passwordChangedAt) {
       const allowedAt = new Date(account.passwordChangedAt.getTime() + minChange * 1000);

@@ -9,6 +9,8 @@ export interface PolicyFailure {
 export interface PolicyOptions {
   /** RACF with the new-password-phrase exit: 9 characters instead of 14. */
   racfRelaxed: boolean;
+  /** Every account also has a second factor (PASSWORD_MFA): SP 800-63B-4 then allows 8 characters instead of 15. */
+  mfa: boolean;
   /** Lower-cased common passwords and the operator's blocklist. */
   commonPasswords: ReadonlySet<string>;
   blocklist: ReadonlySet<string>;
@@ -27,13 +29,16 @@ function length(password: string): number {
   return [...password].length;
 }
 
-export function presetLengths(preset: PolicyPreset, racfRelaxed: boolean): { min: number; max: number } {
-  return preset === 'racf' ? { min: racfRelaxed ? 9 : 14, max: 100 } : { min: 12, max: 128 };
+type LengthOptions = Pick<PolicyOptions, 'racfRelaxed' | 'mfa'>;
+
+/** nist follows NIST SP 800-63B-4 (2025), section 3.1.1.2: 15 characters for a password used alone, 8 as part of MFA. */
+export function presetLengths(preset: PolicyPreset, options: LengthOptions): { min: number; max: number } {
+  return preset === 'racf' ? { min: options.racfRelaxed ? 9 : 14, max: 100 } : { min: options.mfa ? 8 : 15, max: 128 };
 }
 
 /** The rules of a preset as plain sentences, for the new-password form. */
-export function describePreset(preset: PolicyPreset, racfRelaxed: boolean): string[] {
-  const { min, max } = presetLengths(preset, racfRelaxed);
+export function describePreset(preset: PolicyPreset, options: LengthOptions): string[] {
+  const { min, max } = presetLengths(preset, options);
   const common = ['It must differ from your current password, also in more than upper/lower case, and from your recent passwords.'];
   if (preset === 'racf') {
     return [
@@ -46,7 +51,7 @@ export function describePreset(preset: PolicyPreset, racfRelaxed: boolean): stri
   }
   return [
     `Use ${min} to ${max} characters; a few unrelated words make a good one. No special characters are required.`,
-    'It must not be a commonly used or known leaked password, and must not contain your username or email name.',
+    'It must not be a commonly used password or one known from a data breach, and must not contain your username or email name.',
     ...common,
   ];
 }
@@ -57,7 +62,7 @@ export function describePreset(preset: PolicyPreset, racfRelaxed: boolean): stri
  */
 export function checkSyntax(password: string, subject: PolicySubject, options: PolicyOptions): PolicyFailure[] {
   const failures: PolicyFailure[] = [];
-  const { min, max } = presetLengths(subject.preset, options.racfRelaxed);
+  const { min, max } = presetLengths(subject.preset, options);
   const chars = length(password);
   const lower = password.toLowerCase();
   const username = subject.username.toLowerCase();
@@ -79,10 +84,16 @@ export function checkSyntax(password: string, subject: PolicySubject, options: P
   }
 
   if (options.commonPasswords.has(lower)) {
-    failures.push({ rule: 'common-password', message: 'This is one of the most commonly used passwords; choose something less predictable.' });
+    failures.push({
+      rule: 'common-password',
+      message: 'This password is on a public list of the most commonly used passwords, so attackers try it first; choose another.',
+    });
   }
   if (options.blocklist.has(lower)) {
-    failures.push({ rule: 'blocklisted', message: 'This password is known to attackers (for example from a leak); choose a different one.' });
+    failures.push({
+      rule: 'blocklisted',
+      message: "This password is on your organisation's list of passwords known to attackers (for example from a leak); choose another.",
+    });
   }
   if (username.length >= IDENTIFIER_MIN && lower.includes(username)) {
     failures.push({ rule: 'contains-username', message: 'Do not include your username.' });

@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
 import { Browser, LINK_SUBJECT, CHANGED_SUBJECT, mailTo, createCampaign, csrfFrom, flagAccounts, resetTokenFrom, seedAccount, } from '../support/auth-flow.js';
@@ -95,7 +99,7 @@ describe('next login: pre-reset gate, one-time link, reset', () => {
     const csrf = csrfFrom(form.body);
     const weak = await browser.post(`/reset/${token}`, { newPassword: alice.username, confirmPassword: alice.username, _csrf: csrf });
     expect(weak.status).toBe(422);
-    expect(weak.body).toContain('Use at least 12 characters');
+    expect(weak.body).toContain('Use at least 15 characters');
     expect(weak.body).toContain('Do not include your username.');
     const weak2 = await browser.post(`/reset/${token}`, { newPassword: 'password', confirmPassword: 'Password', _csrf: csrf }, { json: true });
     expect(weak2.json<{ failures: { rule: string }[] }>().failures.map((f) => f.rule)).toEqual(['confirmation', 'min-length', 'common-password']);
@@ -221,5 +225,32 @@ describe('next login: pre-reset gate, one-time link, reset', () => {
     expect((await browser.login(fred.username, fred.password)).location).toBe('/password/change');
     expect((await browser.get('/password/change')).body).toContain('Your password has expired');
     expect((await new Browser(t.baseUrl).login(gwen.username, gwen.password)).location).toBe('/pre-reset');
+  });
+});
+
+describe('a new password from a data breach (PASSWORD_PWNED_DIR)', () => {
+  let t: TestApp;
+  const BREACHED = 'correct horse battery staple';
+
+  beforeAll(async () => {
+    // One range file in the range API's format, holding this password's SHA-1 suffix and a neighbour.
+    const dir = await mkdtemp(path.join(tmpdir(), 'ro-pwned-'));
+    const hash = createHash('sha1').update(BREACHED).digest('hex').toUpperCase();
+    await writeFile(path.join(dir, `${hash.slice(0, 5)}.txt`), `${'A'.repeat(35)}:2\r\n${hash.slice(5)}:3645\r\n`);
+    t = await createTestApp({ PASSWORD_PWNED_DIR: dir });
+  });
+  afterAll(() => t?.close());
+
+  it('is refused with the reason on the change page, and a fresh one is accepted', async () => {
+    const fay = await seedAccount(t, { password: 'TEMP-PASS-4712-X', passwordExpired: true });
+    const browser = new Browser(t.baseUrl);
+    expect((await browser.login(fay.username, fay.password)).location).toBe('/password/change');
+    const csrf = csrfFrom((await browser.get('/password/change')).body);
+    const breached = await browser.post('/password/change', { newPassword: BREACHED, confirmPassword: BREACHED, _csrf: csrf });
+    expect(breached.status).toBe(422);
+    expect(breached.body).toContain('This password has appeared in a data breach');
+    expect((await t.prisma.account.findUniqueOrThrow({ where: { id: fay.id } })).passwordExpired).toBe(true);
+    const done = await browser.post('/password/change', { newPassword: NEW_PASSWORD, confirmPassword: NEW_PASSWORD, _csrf: csrf });
+    expect(done.location).toBe('/login?notice=password-changed');
   });
 });

@@ -1,4 +1,7 @@
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { caseVariants, checkSyntax, describePreset, type PolicyOptions, type PolicySubject } from '../../src/passwords/password-policy.js';
@@ -11,6 +14,7 @@ import { tempFile } from '../support/factories.js';
 
 const options: PolicyOptions = {
   racfRelaxed: false,
+  mfa: false,
   commonPasswords: new Set(dictionary['passwords-common'].map((p) => p.toLowerCase())),
   blocklist: new Set(['winter-is-coming-2024']),
 };
@@ -24,15 +28,27 @@ describe('nist preset', () => {
     expect(rules('alllowercaseletters', nist)).toEqual([]);
   });
 
-  it('enforces 12 to 128 characters, counting characters rather than bytes', () => {
-    expect(rules('elevenchars', nist)).toEqual(['min-length']);
-    expect(rules('ünïcödé-ök12', nist)).toEqual([]);
+  it('enforces 15 to 128 characters (SP 800-63B-4 for a password used alone), counting characters rather than bytes', () => {
+    expect(rules('fourteen chars', nist)).toEqual(['min-length']);
+    expect(rules('fifteen chars!!', nist)).toEqual([]);
+    expect(rules('ünïcödé-ök12345', nist)).toEqual([]);
     expect(rules('x'.repeat(129), nist)).toEqual(['max-length']);
   });
 
-  it('refuses common and blocklisted passwords case-insensitively', () => {
-    expect(rules('QWERTY123456', nist)).toEqual(['common-password']);
-    expect(rules('Winter-Is-Coming-2024', nist)).toEqual(['blocklisted']);
+  it('takes 8 characters where PASSWORD_MFA says every account also has a second factor', () => {
+    const withMfa = { ...options, mfa: true };
+    expect(rules('sevench', nist, withMfa)).toEqual(['min-length']);
+    expect(rules('eightchr', nist, withMfa)).toEqual([]);
+    expect(rules('eightchr', nist)).toEqual(['min-length']);
+  });
+
+  it('refuses common and blocklisted passwords case-insensitively, saying which list it is on', () => {
+    expect(checkSyntax('QWERTY123456789', nist, options)).toEqual([
+      { rule: 'common-password', message: 'This password is on a public list of the most commonly used passwords, so attackers try it first; choose another.' },
+    ]);
+    expect(checkSyntax('Winter-Is-Coming-2024', nist, options)).toEqual([
+      { rule: 'blocklisted', message: "This password is on your organisation's list of passwords known to attackers (for example from a leak); choose another." },
+    ]);
   });
 
   it('refuses the username and the email local part', () => {
@@ -43,7 +59,7 @@ describe('nist preset', () => {
   it('lists every broken rule at once, each in plain words', () => {
     const failures = checkSyntax('jdoe', nist, options);
     expect(failures.map((f) => f.rule)).toEqual(['min-length', 'contains-username']);
-    expect(failures[0].message).toBe('Use at least 12 characters (this one has 4).');
+    expect(failures[0].message).toBe('Use at least 15 characters (this one has 4).');
   });
 });
 
@@ -74,8 +90,9 @@ describe('racf preset', () => {
 
 describe('helpers', () => {
   it('describes each preset in sentences', () => {
-    expect(describePreset('nist', false)[0]).toContain('12 to 128 characters');
-    expect(describePreset('racf', true)[0]).toContain('9 to 100 characters');
+    expect(describePreset('nist', { racfRelaxed: false, mfa: false })[0]).toContain('15 to 128 characters');
+    expect(describePreset('nist', { racfRelaxed: false, mfa: true })[0]).toContain('8 to 128 characters');
+    expect(describePreset('racf', { racfRelaxed: true, mfa: false })[0]).toContain('9 to 100 characters');
   });
 
   it('derives the case variants a user typically tries', () => {
@@ -152,7 +169,51 @@ describe('PasswordPolicyService', () => {
 
   it('checks a generated temporary password against the account preset', async () => {
     const service = await setUp([]);
-    expect(service.checkGenerated('K7PQ-M3XR-T9VW', { username: 'mallory', email: null, policyPreset: 'nist' })).toEqual([]);
+    expect(service.checkGenerated('K7PQ-M3XR-T9VW-H4NZ', { username: 'mallory', email: null, policyPreset: 'nist' })).toEqual([]);
+    expect(service.checkGenerated('K7PQ-M3XR-T9VW', { username: 'mallory', email: null, policyPreset: 'nist' }).map((f) => f.rule)).toEqual(['min-length']);
     expect(service.checkGenerated('AB12CD34', { username: 'mallory', email: null, policyPreset: 'racf' }).map((f) => f.rule)).toEqual(['min-length']);
+  });
+
+  describe('offline breached-password check (PASSWORD_PWNED_DIR, Pwned Passwords range files)', () => {
+    const sha1 = (password: string) => createHash('sha1').update(password).digest('hex').toUpperCase();
+    const BREACHED = 'correct horse battery staple';
+    const PADDING_ONLY = 'a padding line counts for nothing';
+    const SAME_RANGE_CLEAN = 'amber wolves climb quietly';
+
+    /** A copy holding only the ranges this test needs, in the range API's format (CRLF lines, SUFFIX:COUNT). */
+    async function pwnedDir(): Promise<string> {
+      const dir = await mkdtemp(path.join(tmpdir(), 'ro-pwned-'));
+      const lines = new Map<string, string[]>();
+      const add = (hash: string, count: number) => lines.set(hash.slice(0, 5), [...(lines.get(hash.slice(0, 5)) ?? []), `${hash.slice(5)}:${count}`]);
+      add(sha1(BREACHED), 3_645);
+      add(sha1(PADDING_ONLY), 0);
+      // A neighbour in the clean password's range, so its file exists and is read.
+      add(`${sha1(SAME_RANGE_CLEAN).slice(0, 5)}${'0'.repeat(35)}`, 12);
+      for (const [prefix, entries] of lines) await writeFile(path.join(dir, `${prefix}.txt`), `${entries.join('\r\n')}\r\n`);
+      return dir;
+    }
+
+    it('refuses a password whose SHA-1 is in the set, for every preset, and says so', async () => {
+      const service = await setUp([], { PASSWORD_PWNED_DIR: await pwnedDir() });
+      const current = await account('the current password');
+      expect(await service.evaluate(BREACHED, current, { forced: true })).toEqual([
+        { rule: 'breached', message: 'This password has appeared in a data breach, so attackers have it on their lists; choose another.' },
+      ]);
+      expect((await service.evaluate('Correct Horse Battery Staple', current, { forced: true })).map((f) => f.rule)).toEqual([]);
+      const racfBreached = await service.evaluate(BREACHED, { ...current, policyPreset: 'racf' }, { forced: true });
+      expect(racfBreached.map((f) => f.rule)).toContain('breached');
+    });
+
+    it('accepts a password whose range holds other hashes, a padding line (count 0) and a range with no file', async () => {
+      const service = await setUp([], { PASSWORD_PWNED_DIR: await pwnedDir() });
+      const current = await account('the current password');
+      expect(await service.evaluate(SAME_RANGE_CLEAN, current, { forced: true })).toEqual([]);
+      expect(await service.evaluate(PADDING_ONLY, current, { forced: true })).toEqual([]);
+      expect(await service.evaluate('seven lanterns over the bay', current, { forced: true })).toEqual([]);
+    });
+
+    it('refuses to start when the directory does not exist', async () => {
+      await expect(setUp([], { PASSWORD_PWNED_DIR: path.join(tmpdir(), 'ro-no-such-pwned-dir') })).rejects.toThrow(/PASSWORD_PWNED_DIR/);
+    });
   });
 });
