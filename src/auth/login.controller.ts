@@ -26,7 +26,7 @@ export class LoginController {
   @Post('login')
   @UserPage({ sessions: ['full'], csrf: 'login' })
   async submit(@Body() form: LoginDto, @CurrentSession() session: ActiveSession | undefined, @Req() req: Request, @Res() res: Response) {
-    this.pages.send(req, res, await this.login.submit(form, req.ip ?? '', session));
+    this.pages.send(req, res, await this.login.submit(form, this.pages.signInRequest(req), session));
   }
 
   @Get('account')

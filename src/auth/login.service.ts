@@ -13,8 +13,14 @@ import { type ActiveSession, homeOf } from './user-page.decorator.js';
 
 export const INVALID_CREDENTIALS = 'The username or password is incorrect.';
 
+/** Who is signing in, as the request tells: its address and the known-device cookie, if any. */
+export interface SignInRequest {
+  ip: string;
+  device?: string;
+}
+
 export type SignIn =
-  | { ok: true; account: Account; kind: SessionKind; sessionId: string }
+  | { ok: true; account: Account; kind: SessionKind; sessionId: string; device?: string }
   | { ok: false; status: 401 | 429; message: string };
 
 const NOTICES: Record<string, string> = {
@@ -43,23 +49,26 @@ export class LoginService {
     };
   }
 
-  async submit(form: LoginDto, ip: string, current?: ActiveSession): Promise<Outcome> {
-    const result = await this.signIn(form, ip, current);
+  async submit(form: LoginDto, client: SignInRequest, current?: ActiveSession): Promise<Outcome> {
+    const result = await this.signIn(form, client, current);
     if (!result.ok) return { page: 'login', title: 'Sign in', status: result.status, loginForm: true, vars: { error: result.message, username: form.username } };
-    return { redirect: homeOf(result.kind), session: result.sessionId, json: { kind: result.kind } };
+    return { redirect: homeOf(result.kind), session: result.sessionId, device: result.device, json: { kind: result.kind } };
   }
 
   /**
    * Verifies a username and password with one answer for every failure, within per-account and per-IP failure
-   * limits, and starts a new session whose kind decides what the user may reach.
+   * limits, and starts a new session whose kind decides what the user may reach. A browser known to the account
+   * stays bound to the stored hash, so a password change (a reset) makes it unknown again.
    */
-  async signIn(form: LoginDto, ip: string, current?: ActiveSession): Promise<SignIn> {
+  async signIn(form: LoginDto, client: SignInRequest, current?: ActiveSession): Promise<SignIn> {
     const username = form.username.trim().toLowerCase();
+    const account = username ? await this.prisma.account.findUnique({ where: { username } }) : null;
+    const knownDevice = account?.passwordHash ? { token: client.device, binding: account.passwordHash } : undefined;
     const attempt = await this.limiter.signIn(
       'login',
-      { name: username, address: ip },
+      { name: username, address: client.ip, knownDevice },
       { failuresPerName: this.config.limits.loginFailuresPerAccount, failuresPerAddress: this.config.limits.loginFailuresPerIp, checksInFlightPerName: 2 },
-      () => this.checkPassword(username, form.password),
+      () => this.checkPassword(account, form.password),
     );
     if (!attempt.allowed) {
       const message = attempt.limit.inFlight
@@ -67,19 +76,18 @@ export class LoginService {
         : `Too many failed sign-in attempts. Wait ${minutesText(attempt.retryAfterSeconds)} and try again.`;
       return { ok: false, status: 429, message };
     }
-    const account = attempt.value;
-    if (!account) return { ok: false, status: 401, message: INVALID_CREDENTIALS };
+    const signedIn = attempt.value;
+    if (!signedIn) return { ok: false, status: 401, message: INVALID_CREDENTIALS };
 
     if (current) await this.sessions.revoke(current.idHash);
-    const kind = this.sessionKind(account);
-    const sessionId = await this.sessions.create(account.id, kind, form.password);
-    this.logger.log(`account ${account.id} signed in (${kind} session)`);
-    return { ok: true, account, kind, sessionId };
+    const kind = this.sessionKind(signedIn);
+    const sessionId = await this.sessions.create(signedIn.id, kind, form.password);
+    this.logger.log(`account ${signedIn.id} signed in (${kind} session)`);
+    return { ok: true, account: signedIn, kind, sessionId, device: attempt.device };
   }
 
-  /** The account this password opens, or null. An unknown username costs a dummy verification, so the time tells nothing. */
-  private async checkPassword(username: string, password: string): Promise<Account | null> {
-    const account = username ? await this.prisma.account.findUnique({ where: { username } }) : null;
+  /** The account if this password opens it, or null. An unknown username costs a dummy verification, so the time tells nothing. */
+  private async checkPassword(account: Account | null, password: string): Promise<Account | null> {
     const verified = account?.passwordHash ? await this.hasher.verify(account.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
     return account && verified ? account : null;
   }

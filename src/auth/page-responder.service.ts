@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { newOpaqueToken } from '../common/tokens.js';
 import { TemplatesService } from '../templates/templates.service.js';
+import type { SignInRequest } from './login.service.js';
 import { SessionsService } from './sessions.service.js';
 
 /** What a user-flow service decided; the responder turns it into HTML, JSON, a redirect and cookies. */
@@ -20,6 +21,8 @@ export type Outcome = (
 ) & {
   /** A new session id to hand to the browser, or null to clear the cookie. */
   session?: string | null;
+  /** A new known-device token (a successful sign-in) for the browser's device cookie. */
+  device?: string;
 };
 
 export function wantsJson(req: Request): boolean {
@@ -37,6 +40,7 @@ export class PageResponderService {
     res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache', 'Referrer-Policy': 'no-referrer', 'X-Robots-Tag': 'noindex, nofollow' });
     if (outcome.session) res.cookie(this.sessions.cookieName, outcome.session, this.sessions.cookieOptions());
     else if (outcome.session === null) res.clearCookie(this.sessions.cookieName, this.sessions.cookieOptions());
+    if (outcome.device) res.cookie(this.sessions.deviceCookieName, outcome.device, this.sessions.deviceCookieOptions());
     const json = wantsJson(req);
 
     if ('redirect' in outcome) {
@@ -49,6 +53,12 @@ export class PageResponderService {
     res.status(outcome.status ?? 200);
     if (json) res.json({ ...(outcome.json ?? outcome.vars), ...(outcome.loginForm ? { csrfToken: vars.loginCsrf } : {}) });
     else res.type('html').send(this.templates.renderPage(outcome.page, vars));
+  }
+
+  /** Who the request says is signing in: its address and its known-device cookie (the other half of `outcome.device`). */
+  signInRequest(req: Request): SignInRequest {
+    const device: unknown = req.cookies?.[this.sessions.deviceCookieName];
+    return { ip: req.ip ?? '', device: typeof device === 'string' ? device : undefined };
   }
 
   /** Double-submit token for forms posted before there is a session: a random cookie the form must echo. */

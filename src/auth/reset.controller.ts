@@ -24,7 +24,7 @@ export class ResetController {
   @Post(':token/sign-in')
   @UserPage({ sessions: ['full', 'pre_reset'], csrf: 'login' })
   async signIn(@Param('token') token: string, @Body() form: LoginDto, @CurrentSession() session: ActiveSession | undefined, @Req() req: Request, @Res() res: Response) {
-    this.pages.send(req, res, await this.reset.signIn(token, form, req.ip ?? '', session));
+    this.pages.send(req, res, await this.reset.signIn(token, form, this.pages.signInRequest(req), session));
   }
 
   @Post(':token')

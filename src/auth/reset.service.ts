@@ -9,7 +9,7 @@ import { PrismaService } from '../prisma/prisma.service.js';
 import type { LoginDto } from './dto/login.dto.js';
 import type { NewPasswordDto } from './dto/new-password.dto.js';
 import { NewPasswordService } from './new-password.service.js';
-import { LoginService } from './login.service.js';
+import { LoginService, type SignInRequest } from './login.service.js';
 import type { Outcome } from './page-responder.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
 
@@ -53,13 +53,13 @@ export class ResetService {
     return this.form(token, session, row.accountId);
   }
 
-  async signIn(token: string, form: LoginDto, ip: string, current?: ActiveSession): Promise<Outcome> {
+  async signIn(token: string, form: LoginDto, client: SignInRequest, current?: ActiveSession): Promise<Outcome> {
     const row = await this.findUsable(token);
     if (!row) return INVALID_LINK;
-    const result = await this.login.signIn(form, ip, current);
+    const result = await this.login.signIn(form, client, current);
     if (!result.ok) return this.signInPage(token, result.status, result.message);
     const continues = result.kind === 'pre_reset' && result.account.id === row.accountId;
-    return { redirect: continues ? `/reset/${token}` : homeOf(result.kind), session: result.sessionId };
+    return { redirect: continues ? `/reset/${token}` : homeOf(result.kind), session: result.sessionId, device: result.device };
   }
 
   async submit(token: string, form: NewPasswordDto, session: ActiveSession): Promise<Outcome> {

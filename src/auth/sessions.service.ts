@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { SessionKind } from '../generated/prisma/enums.js';
 import { CaseFoldedPasswordService } from '../passwords/case-folded-password.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { KNOWN_DEVICE_DAYS } from '../rate-limit/rate-limiter.service.js';
 import { RedisService } from '../redis/redis.module.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
@@ -25,6 +26,8 @@ export interface CookieOptions {
 export class SessionsService {
   readonly cookieName: string;
   readonly loginCsrfCookieName: string;
+  /** Marks a browser that signed in before (see RateLimiterService.signIn); outlives sessions and sign-outs. */
+  readonly deviceCookieName: string;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -35,10 +38,15 @@ export class SessionsService {
     // __Host- pins the cookie to this origin and path; browsers only accept it over https.
     this.cookieName = config.http.secureCookies ? '__Host-ro_session' : 'ro_session';
     this.loginCsrfCookieName = config.http.secureCookies ? '__Host-ro_login_csrf' : 'ro_login_csrf';
+    this.deviceCookieName = config.http.secureCookies ? '__Host-ro_device' : 'ro_device';
   }
 
   cookieOptions(): CookieOptions {
     return { httpOnly: true, sameSite: 'lax', secure: this.config.http.secureCookies, path: '/' };
+  }
+
+  deviceCookieOptions(): CookieOptions & { maxAge: number } {
+    return { ...this.cookieOptions(), maxAge: KNOWN_DEVICE_DAYS * 86_400_000 };
   }
 
   /**

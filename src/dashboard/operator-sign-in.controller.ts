@@ -44,9 +44,12 @@ export class OperatorSignInController {
       return this.render(res, 403, next, 'The sign-in form expired. Please try again.', form.username);
     }
     try {
-      const { sessionId } = await this.sessions.signIn(form.username ?? '', form.password ?? '', req.ip ?? 'unknown');
+      const presented: unknown = req.cookies?.[this.sessions.deviceCookieName];
+      const client = { address: req.ip ?? 'unknown', device: typeof presented === 'string' ? presented : undefined };
+      const { sessionId, device } = await this.sessions.signIn(form.username ?? '', form.password ?? '', client);
       res.clearCookie(SIGN_IN_CSRF_COOKIE, { path: '/' });
       res.cookie(this.sessions.cookieName, sessionId, this.sessions.cookieOptions());
+      if (device) res.cookie(this.sessions.deviceCookieName, device, this.sessions.deviceCookieOptions());
       res.redirect(303, next);
     } catch (err) {
       if (err instanceof SignInThrottledException) {

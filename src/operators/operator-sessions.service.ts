@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { Operator } from '../generated/prisma/client.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
-import { RateLimiterService } from '../rate-limit/rate-limiter.service.js';
+import { KNOWN_DEVICE_DAYS, RateLimiterService } from '../rate-limit/rate-limiter.service.js';
 import type { AuthenticatedOperator } from './roles.decorator.js';
 
 /** Failed sign-ins allowed per rate-limit window, per operator name and per client address; password checks at once per name. */
@@ -27,6 +27,8 @@ export class SignInThrottledException extends HttpException {
 @Injectable()
 export class OperatorSessionsService {
   readonly cookieName: string;
+  /** Marks a browser that signed in before, so the sign-in limits do not lock it out (RateLimiterService.signIn). */
+  readonly deviceCookieName: string;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -37,16 +39,31 @@ export class OperatorSessionsService {
   ) {
     // __Host- pins the cookie to this origin and path; browsers only accept it with Secure.
     this.cookieName = config.http.secureCookies ? '__Host-ro_operator' : 'ro_operator';
+    this.deviceCookieName = config.http.secureCookies ? '__Host-ro_operator_device' : 'ro_operator_device';
   }
 
   cookieOptions(): { httpOnly: true; sameSite: 'lax'; secure: boolean; path: '/'; maxAge: number } {
     return { httpOnly: true, sameSite: 'lax', secure: this.config.http.secureCookies, path: '/', maxAge: this.config.sessions.absoluteTimeoutSeconds * 1000 };
   }
 
-  /** Checks the password within the failure limits and opens a new session (a fresh id at every sign-in). */
-  async signIn(username: string, password: string, address: string): Promise<{ sessionId: string; operator: AuthenticatedOperator }> {
+  deviceCookieOptions(): ReturnType<OperatorSessionsService['cookieOptions']> {
+    return { ...this.cookieOptions(), maxAge: KNOWN_DEVICE_DAYS * 86_400_000 };
+  }
+
+  /**
+   * Checks the password within the failure limits and opens a new session (a fresh id at every sign-in). `device` is
+   * the browser's known-device cookie; the answer carries a new one.
+   */
+  async signIn(
+    username: string,
+    password: string,
+    client: { address: string; device?: string },
+  ): Promise<{ sessionId: string; device?: string; operator: AuthenticatedOperator }> {
     const name = username.trim().toLowerCase();
-    const attempt = await this.limiter.signIn('operator-sign-in', { name, address }, SIGN_IN_LIMITS, () => this.checkPassword(name, password));
+    const found = await this.prisma.operator.findUnique({ where: { username: name } });
+    const knownDevice = found && !found.disabledAt ? { token: client.device, binding: found.passwordHash } : undefined;
+    const { address } = client;
+    const attempt = await this.limiter.signIn('operator-sign-in', { name, address, knownDevice }, SIGN_IN_LIMITS, () => this.checkPassword(found, password));
     if (!attempt.allowed) throw new SignInThrottledException(attempt.retryAfterSeconds);
     const operator = attempt.value;
     if (!operator) {
@@ -66,7 +83,7 @@ export class OperatorSessionsService {
       });
       await this.audit.record(tx, { actor: `operator:${operator.username}`, action: 'operator.sign-in', details: { address } });
     });
-    return { sessionId, operator: { id: operator.id, username: operator.username, role: operator.role } };
+    return { sessionId, device: attempt.device, operator: { id: operator.id, username: operator.username, role: operator.role } };
   }
 
   /** The operator behind a session cookie, or null when it is unknown, revoked, idle too long, past its absolute expiry or disabled. */
@@ -97,9 +114,8 @@ export class OperatorSessionsService {
     });
   }
 
-  /** The enabled operator this password opens, or null; unknown and disabled names cost a dummy verification. */
-  private async checkPassword(name: string, password: string): Promise<Operator | null> {
-    const operator = await this.prisma.operator.findUnique({ where: { username: name } });
+  /** The operator if this password opens it and it is enabled, or null; unknown and disabled names cost a dummy verification. */
+  private async checkPassword(operator: Operator | null, password: string): Promise<Operator | null> {
     const usable = operator && !operator.disabledAt ? operator : null;
     const valid = usable ? await this.hasher.verify(usable.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
     return valid ? usable : null;

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { sha256Hex } from '../common/tokens.js';
+import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -45,6 +45,19 @@ export interface SignInLimits {
   failuresPerAddress: number;
   checksInFlightPerName: number;
 }
+
+export interface SignInClient {
+  name: string;
+  address: string;
+  /** The browser's known-device token (from its cookie), and the credential a token is bound to; absent: no exemption. */
+  knownDevice?: { token: string | undefined; binding: string };
+}
+
+/** A success may carry a new known-device token for the browser's cookie. */
+export type SignInAttempt<T> = Attempt<T | null> & { device?: string };
+
+/** How long a browser stays known after its last successful sign-in. */
+export const KNOWN_DEVICE_DAYS = 30;
 
 export type LimitResult = { allowed: true } | { allowed: false; limit: Limit; retryAfterSeconds: number };
 export type Attempt<T> = { allowed: true; value: T } | { allowed: false; limit: Limit; retryAfterSeconds: number };
@@ -107,17 +120,30 @@ export class RateLimiterService {
   /**
    * One sign-in: `check` verifies the credentials (a password hash, or whatever else proves them) and returns what
    * they open, or null. Only failures count; a success also forgives the name's earlier failures.
+   *
+   * A browser that signed in to this name before, with the credential it still has (`knownDevice.binding`, e.g. the
+   * stored hash), counts its failures against its own budget instead of the name's and the address's: so neither a
+   * flood from a shared address nor someone else's guessing at the name locks it out. Each success hands out a new
+   * known-device token; a changed credential ends every earlier one.
    */
-  async signIn<T>(scope: string, who: { name: string; address: string }, max: SignInLimits, check: () => Promise<T | null>): Promise<Attempt<T | null>> {
+  async signIn<T>(scope: string, who: SignInClient, max: SignInLimits, check: () => Promise<T | null>): Promise<SignInAttempt<T>> {
     const nameFailures: Limit = { key: this.key(`${scope}-name`, who.name), max: max.failuresPerName };
-    const limits: Limit[] = [
-      { key: this.key(`${scope}-address`, who.address), max: this.failuresPerAddress(who.address, max.failuresPerAddress) },
-      nameFailures,
-      { key: this.key(`${scope}-checking`, who.name), max: max.checksInFlightPerName, inFlight: true },
-    ];
+    const checking: Limit = { key: this.key(`${scope}-checking`, who.name), max: max.checksInFlightPerName, inFlight: true };
+    const binding = who.knownDevice && sha256Hex(`${scope}\0${who.name}\0${who.knownDevice.binding}`);
+    const presented = who.knownDevice?.token;
+    const known = Boolean(binding && presented && (await this.redis.get(this.key(`${scope}-device`, presented))) === binding);
+    const limits: Limit[] = known
+      ? [{ key: this.key(`${scope}-device-failures`, presented!), max: max.failuresPerName }, checking]
+      : [{ key: this.key(`${scope}-address`, who.address), max: this.failuresPerAddress(who.address, max.failuresPerAddress) }, nameFailures, checking];
     const attempt = await this.attempt(limits, check, (value) => value !== null);
-    if (attempt.allowed && attempt.value !== null) await this.clear(nameFailures.key);
-    return attempt;
+    if (!attempt.allowed || attempt.value === null) return attempt;
+
+    await this.clear(nameFailures.key);
+    if (!binding) return attempt;
+    const device = newOpaqueToken();
+    await this.redis.set(this.key(`${scope}-device`, device), binding, 'PX', KNOWN_DEVICE_DAYS * 86_400_000);
+    if (presented) await this.redis.del(this.key(`${scope}-device`, presented));
+    return { ...attempt, device };
   }
 
   /** Whether any limit is used up, without counting. */

@@ -2,6 +2,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { QUEUES } from '../../src/queues/queue-names.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
 import { RedisService } from '../../src/redis/redis.module.js';
 import { Browser, LINK_SUBJECT, mailTo, createCampaign, csrfFrom, flagAccounts, seedAccount } from '../support/auth-flow.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -47,6 +48,39 @@ describe('sign-in and reset-link limits', () => {
     const limited = await browser.login(ivy.username, ivy.password);
     expect(limited.status).toBe(429);
     expect((await new Browser(t.baseUrl, '10.0.3.2').login(ivy.username, ivy.password)).location).toBe('/account');
+  });
+
+  it('lets a browser that signed in to the account before in with the right password while its address and the account are locked', async () => {
+    const lena = await seedAccount(t, { password: 'lenas real password' });
+    const known = new Browser(t.baseUrl, '10.0.5.1');
+    expect((await known.login(lena.username, lena.password)).location).toBe('/account');
+    expect([...known.cookies.keys()]).toContain('ro_device');
+
+    // Someone else behind the same address uses up its 8 failures, and 5 wrong passwords lock lena's account.
+    const noisy = new Browser(t.baseUrl, '10.0.5.1');
+    for (let i = 0; i < 8; i++) expect((await noisy.login(`someone-else${i}`, 'wrong')).status).toBe(401);
+    for (let i = 0; i < 5; i++) expect((await new Browser(t.baseUrl, `10.0.5.${10 + i}`).login(lena.username, `guess ${i}`)).status).toBe(401);
+    expect((await new Browser(t.baseUrl, '10.0.5.1').login(lena.username, lena.password)).status).toBe(429);
+    expect((await new Browser(t.baseUrl, '10.0.5.20').login(lena.username, lena.password)).status).toBe(429);
+
+    expect((await known.login(lena.username, lena.password)).location).toBe('/account');
+    // The known browser has its own failure budget (5), not a way around the limits.
+    for (let i = 0; i < 5; i++) expect((await known.login(lena.username, `known guess ${i}`)).status).toBe(401);
+    expect((await known.login(lena.username, lena.password)).status).toBe(429);
+    // It is known for lena only: another account from it meets the used-up address limit.
+    const max = await seedAccount(t, { password: 'maxs real password' });
+    expect((await known.login(max.username, max.password)).status).toBe(429);
+  });
+
+  it('forgets a known browser once the password changes', async () => {
+    const nina = await seedAccount(t, { password: 'ninas real password' });
+    const known = new Browser(t.baseUrl, '10.0.6.1');
+    expect((await known.login(nina.username, nina.password)).location).toBe('/account');
+    const changed = 'ninas brand new password';
+    await t.prisma.account.update({ where: { id: nina.id }, data: { passwordHash: await t.get(PasswordHasherService).hash(changed) } });
+    const noisy = new Browser(t.baseUrl, '10.0.6.1');
+    for (let i = 0; i < 8; i++) expect((await noisy.login(`stranger${i}`, 'wrong')).status).toBe(401);
+    expect((await known.login(nina.username, changed)).status).toBe(429);
   });
 
   it('sends at most 3 links per account per window, then a per-IP limit, with a clear message', async () => {

@@ -170,6 +170,24 @@ describe('concurrent sign-in attempts', () => {
     expect(await t.prisma.operatorSession.count({ where: { operator: { username: 'besieged-op' } } })).toBe(0);
   });
 
+  it('lets a browser an operator signed in from before in with the right password while the name is locked', async () => {
+    const { password } = await t.get(OperatorsService).create('returning-op', 'responder', 'test');
+    const form = await operatorForm(t);
+    const first = await fetch(`${t.baseUrl}/operator/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie, 'x-forwarded-for': '10.6.30.1' },
+      body: new URLSearchParams({ username: 'returning-op', password, _csrf: form.csrf }).toString(),
+    });
+    expect(first.status).toBe(303);
+    const device = first.headers.getSetCookie().find((c) => c.startsWith('ro_operator_device='))!.split(';')[0];
+    expect(device).toMatch(/^ro_operator_device=[A-Za-z0-9_-]{43}$/);
+    for (let i = 0; i < 10; i++) expect(await operatorSignIn(t, form, 'returning-op', `guess ${i}`, `10.6.31.${i}`)).toBe(401);
+    expect(await operatorSignIn(t, form, 'returning-op', password, '10.6.30.1')).toBe(429);
+    const known = await operatorSignIn(t, { ...form, cookie: `${form.cookie}; ${device}` }, 'returning-op', password, '10.6.30.1');
+    expect(known).toBe(303);
+  });
+
   it('counts only failed operator sign-ins: 60 successful ones from one address are never held back', async () => {
     const { password } = await t.get(OperatorsService).create('busy-op', 'manager', 'test');
     const form = await operatorForm(t);
