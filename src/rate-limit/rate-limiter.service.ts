@@ -98,28 +98,8 @@ export class RateLimiterService {
   }
 
   /**
-   * Runs a check that only a failure should count against, e.g. a password check: one use of every limit is
-   * reserved atomically before it runs, so concurrent attempts cannot all pass a limit that has one use left.
-   * A success gives the reservation back; in-flight slots are freed whatever the outcome. A check that throws
-   * decided nothing and gives everything back.
-   */
-  async attempt<T>(limits: Limit[], check: () => Promise<T>, succeeded: (value: T) => boolean): Promise<Attempt<T>> {
-    const reserved = await this.consume(limits);
-    if (!reserved.allowed) return reserved;
-    let value: T;
-    try {
-      value = await check();
-    } catch (err) {
-      await this.giveBack(limits);
-      throw err;
-    }
-    await this.giveBack(succeeded(value) ? limits : limits.filter((l) => l.inFlight));
-    return { allowed: true, value };
-  }
-
-  /**
    * One sign-in: `check` verifies the credentials (a password hash, or whatever else proves them) and returns what
-   * they open, or null. Only failures count; a success also forgives the name's earlier failures.
+   * they open, or null. Only failures count; a success also forgives the earlier failures it was counted with.
    *
    * A browser that signed in to this name before, with the credential it still has (`knownDevice.binding`, e.g. the
    * stored hash), counts its failures against its own budget instead of the name's and the address's: so neither a
@@ -127,18 +107,19 @@ export class RateLimiterService {
    * known-device token; a changed credential ends every earlier one.
    */
   async signIn<T>(scope: string, who: SignInClient, max: SignInLimits, check: () => Promise<T | null>): Promise<SignInAttempt<T>> {
-    const nameFailures: Limit = { key: this.key(`${scope}-name`, who.name), max: max.failuresPerName };
     const checking: Limit = { key: this.key(`${scope}-checking`, who.name), max: max.checksInFlightPerName, inFlight: true };
     const binding = who.knownDevice && sha256Hex(`${scope}\0${who.name}\0${who.knownDevice.binding}`);
     const presented = who.knownDevice?.token;
     const known = Boolean(binding && presented && (await this.redis.get(this.key(`${scope}-device`, presented))) === binding);
-    const limits: Limit[] = known
-      ? [{ key: this.key(`${scope}-device-failures`, presented!), max: max.failuresPerName }, checking]
-      : [{ key: this.key(`${scope}-address`, who.address), max: this.failuresPerAddress(who.address, max.failuresPerAddress) }, nameFailures, checking];
-    const attempt = await this.attempt(limits, check, (value) => value !== null);
+    // The failures a success forgives: the device's own when it is known (the name's are someone else's), else the name's.
+    const failures: Limit = known
+      ? { key: this.key(`${scope}-device-failures`, presented ?? ''), max: max.failuresPerName }
+      : { key: this.key(`${scope}-name`, who.name), max: max.failuresPerName };
+    const address: Limit = { key: this.key(`${scope}-address`, who.address), max: this.failuresPerAddress(who.address, max.failuresPerAddress) };
+    const attempt = await this.attempt(known ? [failures, checking] : [address, failures, checking], check, (value) => value !== null);
     if (!attempt.allowed || attempt.value === null) return attempt;
 
-    await this.clear(nameFailures.key);
+    await this.clear(failures.key);
     if (!binding) return attempt;
     const device = newOpaqueToken();
     await this.redis.set(this.key(`${scope}-device`, device), binding, 'PX', KNOWN_DEVICE_DAYS * 86_400_000);
@@ -157,6 +138,26 @@ export class RateLimiterService {
 
   async clear(key: string): Promise<void> {
     await this.redis.del(key);
+  }
+
+  /**
+   * Runs a check that only a failure should count against, e.g. a password check: one use of every limit is
+   * reserved atomically before it runs, so concurrent attempts cannot all pass a limit that has one use left.
+   * A success gives the reservation back; in-flight slots are freed whatever the outcome. A check that throws
+   * decided nothing and gives everything back.
+   */
+  private async attempt<T>(limits: Limit[], check: () => Promise<T>, succeeded: (value: T) => boolean): Promise<Attempt<T>> {
+    const reserved = await this.consume(limits);
+    if (!reserved.allowed) return reserved;
+    let value: T;
+    try {
+      value = await check();
+    } catch (err) {
+      await this.giveBack(limits);
+      throw err;
+    }
+    await this.giveBack(succeeded(value) ? limits : limits.filter((l) => l.inFlight));
+    return { allowed: true, value };
   }
 
   /** The per-address failure limit: its network's where LIMIT_NETWORKS names one, else the flow's own. */
