@@ -23,6 +23,9 @@ export type SignIn =
   | { ok: true; account: Account; kind: SessionKind; sessionId: string; device?: string }
   | { ok: false; status: 401 | 429; message: string };
 
+/** Password checks one account may have running at once; a burst beyond it is refused rather than queued on the hashing threads. */
+const CHECKS_IN_FLIGHT_PER_ACCOUNT = 2;
+
 const NOTICES: Record<string, string> = {
   'password-changed': 'Your password was changed and every session was signed out. Sign in with your new password.',
   'signed-out': 'You are signed out.',
@@ -67,7 +70,7 @@ export class LoginService {
     const attempt = await this.limiter.signIn(
       'login',
       { name: username, address: client.ip, knownDevice },
-      { failuresPerName: this.config.limits.loginFailuresPerAccount, failuresPerAddress: this.config.limits.loginFailuresPerIp, checksInFlightPerName: 2 },
+      { failuresPerName: this.config.limits.loginFailuresPerAccount, failuresPerAddress: this.config.limits.loginFailuresPerIp, checksInFlightPerName: CHECKS_IN_FLIGHT_PER_ACCOUNT },
       () => this.checkPassword(account, form.password),
     );
     if (!attempt.allowed) {

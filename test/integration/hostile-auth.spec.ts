@@ -153,6 +153,38 @@ describe('concurrent sign-in attempts', () => {
     expect(await t.prisma.session.count({ where: { accountId: victim.id } })).toBe(0);
   });
 
+  it('runs at most 2 password checks at once for one account and refuses a third at once, counting nothing for it', async () => {
+    const held = await seedAccount(t, { password: 'the held accounts password' });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const verify = vi.spyOn(t.get(PasswordHasherService), 'verify').mockImplementation(async () => {
+      await gate;
+      return false;
+    });
+    const browser = new Browser(t.baseUrl);
+    const csrf = csrfFrom((await browser.get('/login')).body);
+    const post = (i: number) =>
+      browser.request('POST', '/login', { form: { username: held.username, password: `held guess ${i}`, _csrf: csrf }, headers: { 'x-forwarded-for': `10.5.0.${i}` } });
+    try {
+      const first = [post(1), post(2)];
+      await vi.waitFor(() => expect(verify).toHaveBeenCalledTimes(2));
+      let third: Awaited<ReturnType<typeof post>> | undefined;
+      void post(3).then((reply) => (third = reply));
+      await vi.waitFor(() => expect(third !== undefined || verify.mock.calls.length > 2).toBe(true));
+      expect(verify).toHaveBeenCalledTimes(2);
+      expect(third?.status).toBe(429);
+      expect(third?.body).toContain('Too many sign-in attempts for this account at once');
+      release();
+      expect((await Promise.all(first)).map((r) => r.status)).toEqual([401, 401]);
+    } finally {
+      release();
+    }
+    // The refused one counted nothing: 3 more failures fit under the limit of 5, the sixth attempt is refused.
+    verify.mockRestore();
+    for (let i = 4; i < 7; i++) expect((await post(i)).status).toBe(401);
+    expect((await post(7)).status).toBe(429);
+  });
+
   it(`lets at most 10 of ${CONCURRENT} concurrent wrong operator passwords reach the password check, and then refuses the right one`, async () => {
     const { password } = await t.get(OperatorsService).create('besieged-op', 'admin', 'test');
     const form = await operatorForm(t);
