@@ -6,18 +6,12 @@ import type { SessionKind } from '../generated/prisma/enums.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { LoginDto } from './dto/login.dto.js';
-import type { Outcome } from './page-responder.service.js';
+import type { Outcome, SignInRequest } from './page-responder.service.js';
 import { RateLimiterService, minutesText } from '../rate-limit/rate-limiter.service.js';
 import { SessionsService } from './sessions.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
 
 export const INVALID_CREDENTIALS = 'The username or password is incorrect.';
-
-/** Who is signing in, as the request tells: its address and the known-device cookie, if any. */
-export interface SignInRequest {
-  ip: string;
-  device?: string;
-}
 
 export type SignIn =
   | { ok: true; account: Account; kind: SessionKind; sessionId: string; device?: string }

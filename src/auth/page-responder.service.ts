@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { newOpaqueToken } from '../common/tokens.js';
 import { TemplatesService } from '../templates/templates.service.js';
-import type { SignInRequest } from './login.service.js';
 import { SessionsService } from './sessions.service.js';
 
 /** What a user-flow service decided; the responder turns it into HTML, JSON, a redirect and cookies. */
@@ -24,6 +23,12 @@ export type Outcome = (
   /** A new known-device token (a successful sign-in) for the browser's device cookie. */
   device?: string;
 };
+
+/** Who is signing in, as the request tells: its address and the known-device cookie, if any. */
+export interface SignInRequest {
+  ip: string;
+  device?: string;
+}
 
 export function wantsJson(req: Request): boolean {
   return req.accepts(['html', 'json']) === 'json';

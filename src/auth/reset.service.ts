@@ -9,8 +9,8 @@ import { PrismaService } from '../prisma/prisma.service.js';
 import type { LoginDto } from './dto/login.dto.js';
 import type { NewPasswordDto } from './dto/new-password.dto.js';
 import { NewPasswordService } from './new-password.service.js';
-import { LoginService, type SignInRequest } from './login.service.js';
-import type { Outcome } from './page-responder.service.js';
+import { LoginService } from './login.service.js';
+import type { Outcome, SignInRequest } from './page-responder.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
 
 const INVALID_LINK: Outcome = {
