@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { hasReachableEmail } from '../accounts/reachable-email.js';
 import { AuditService } from '../audit/audit.service.js';
 import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import { type AppConfig, parseDuration } from '../config/app-config.js';
@@ -56,7 +57,7 @@ export class SecretsService {
 
     const account = await this.prisma.account.findUnique({ where: { username: username.trim().toLowerCase() } });
     if (!account) throw new NotFoundException(`no account ${username}`);
-    if (request.email && !(account.email && account.emailVerified)) {
+    if (request.email && !hasReachableEmail(account)) {
       throw new BadRequestException(`account ${account.username} has no verified email address; deliver the link another way`);
     }
     if (request.format) throw new BadRequestException('format is for --external systems; an account gets what its policy preset takes');
