@@ -1,12 +1,13 @@
 /** Queue names and the payload each job carries. Job ids never contain ':' (BullMQ 6 rejects it). */
 export const QUEUES = {
-  /** Campaign courtesy notices, throttled per campaign. */
-  notices: 'notices',
   /** Mail a user asked for (reset links, confirmations): never waits behind a campaign backlog. */
   userMail: 'user-mail',
   /** Campaign housekeeping: flagging in batches and feeding the notice queue in windows. */
   campaigns: 'campaigns',
 } as const;
+
+/** Campaign courtesy notices, throttled per campaign: each campaign has a queue of its own (noticeQueueName). */
+const NOTICE_QUEUE_PREFIX = 'notices';
 
 export const JOBS = {
   sendNotice: 'send-notice',
@@ -21,7 +22,7 @@ export interface SendNoticeJob {
 }
 
 export interface SendUserMailJob {
-  kind: 'reset-link' | 'password-changed' | 'secret-link';
+  kind: 'reset-link' | 'password-changed';
   accountId: number;
   /** The token row a link mail belongs to. */
   refId?: number;
@@ -39,7 +40,7 @@ export function noticeJobId(campaignId: number, accountId: number): string {
 
 /** Each campaign's notices have a queue of their own, so each campaign's global rate limit and pause are its own. */
 export function noticeQueueName(campaignId: number): string {
-  return `${QUEUES.notices}-${campaignId}`;
+  return `${NOTICE_QUEUE_PREFIX}-${campaignId}`;
 }
 
 export function launchJobId(campaignId: number): string {
