@@ -6,6 +6,7 @@ import type { AppConfig } from './config/app-config.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InfrastructureModule } from './infrastructure.module.js';
+import { assertJobWiring } from './queues/job-handlers.js';
 import { SecretsModule } from './secrets/secrets.module.js';
 import { WORKER_MODULES } from './worker-modules.js';
 
@@ -13,6 +14,7 @@ import { WORKER_MODULES } from './worker-modules.js';
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
+    if (config.role === 'all') assertJobWiring(WORKER_MODULES);
     return {
       module: AppModule,
       imports: [

@@ -16,13 +16,20 @@ export const JOBS = {
   feedNotices: 'feed-notices',
 } as const;
 
+/** User mail is one job name; the payload's kind says which mail. */
+export const USER_MAIL_KINDS = ['reset-link', 'password-changed'] as const;
+
+/** Every kind of job a worker runs; each has exactly one `@HandlesJob` handler (checked before workers start). */
+export const JOB_KINDS = [JOBS.launchCampaign, JOBS.feedNotices, JOBS.sendNotice, ...USER_MAIL_KINDS] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
 export interface SendNoticeJob {
   campaignId: number;
   accountId: number;
 }
 
 export interface SendUserMailJob {
-  kind: 'reset-link' | 'password-changed';
+  kind: (typeof USER_MAIL_KINDS)[number];
   accountId: number;
   /** The token row a link mail belongs to. */
   refId?: number;
