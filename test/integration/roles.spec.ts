@@ -2,7 +2,7 @@ import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
 import { RequestMethod } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_DOCS_ROLES, QUEUE_BOARD_PATH, QUEUE_BOARD_ROLES } from '../../src/dashboard/operator-tools.js';
+import { API_DOCS_ROLES, QUEUE_BOARD_PATH, QUEUE_BOARD_ROLES } from '../../src/operators/operator-tools.js';
 import type { OperatorRole } from '../../src/generated/prisma/enums.js';
 import { OPERATOR_ROLES, ROLES_KEY, roleAllowed } from '../../src/operators/roles.decorator.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';

@@ -6,8 +6,8 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Queue } from 'bullmq';
 import type { OperatorRole } from '../generated/prisma/enums.js';
-import { operatorAccess } from '../operators/operator-access.middleware.js';
-import { OperatorAuthenticatorService } from '../operators/operator-authenticator.service.js';
+import { operatorAccess } from './operator-access.middleware.js';
+import { OperatorAuthenticatorService } from './operator-authenticator.service.js';
 import { QUEUES } from '../queues/queue-names.js';
 
 type BoardOptions = Parameters<typeof createBullBoard>[0];
