@@ -31,8 +31,6 @@ export interface SendNoticeJob {
 export interface SendUserMailJob {
   kind: (typeof USER_MAIL_KINDS)[number];
   accountId: number;
-  /** The token row a link mail belongs to. */
-  refId?: number;
   /** Ties a reset-link job to the request that asked for it (the token itself is created by the worker, never queued). */
   requestId?: string;
 }
