@@ -9,7 +9,7 @@ import { PrismaModule } from '../prisma/prisma.module.js';
 
 /**
  * What `resetctl accounts import` and `demo seed` need: the database, the hasher and the audit log. Not the
- * infrastructure module, whose audit, operators and mail modules bring controllers, Swagger, queues and SMTP.
+ * infrastructure module, whose Redis, queues and mail modules bring connections and SMTP these commands never use.
  */
 @Module({})
 export class AccountsCliModule {
