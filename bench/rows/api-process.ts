@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../src/prisma/schema-engine.js';
+import { PROJECT_ROOT } from '../../src/config/project-root.js';
 import { freePort } from '../support.js';
 
 /**
