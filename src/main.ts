@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from './logging/app-logger.js';
 import { createHttpApp } from './app.factory.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { MailTransportService } from './mail/mail-transport.service.js';
@@ -13,15 +13,15 @@ async function main(): Promise<void> {
 
   if (config.role === 'worker') {
     const worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
-    worker.useLogger(worker.get(Logger));
+    worker.useLogger(worker.get(AppLogger));
     worker.enableShutdownHooks();
-    worker.get(Logger).log(`worker started; ${worker.get(MailTransportService).describe()}`);
+    worker.get(AppLogger).log(`worker started; ${worker.get(MailTransportService).describe()}`);
     return;
   }
 
   const app = await createHttpApp(config);
   await app.listen(config.http.port, config.http.host);
-  const logger = app.get(Logger);
+  const logger = app.get(AppLogger);
   if (prepared.createdDatabase) logger.log('created the database');
   if (prepared.appliedMigrations.length) logger.log(`applied migrations: ${prepared.appliedMigrations.join(', ')}`);
   logger.log(`reset-orchestrator (${config.role}) listening on http://${config.http.host}:${config.http.port}, public URL ${config.http.publicUrl}`);
