@@ -1,8 +1,11 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { AppLogger } from './logging/app-logger.js';
 import { createHttpApp } from './app.factory.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
+import { listenForProbes } from './health/probe-server.js';
+import { HealthService } from './health/health.service.js';
 import { MailTransportService } from './mail/mail-transport.service.js';
 import { StartupError, preflight } from './preflight.js';
 import { WorkerModule } from './worker.module.js';
@@ -15,7 +18,9 @@ async function main(): Promise<void> {
     const worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
     worker.useLogger(worker.get(AppLogger));
     worker.enableShutdownHooks();
-    worker.get(AppLogger).log(`worker started; ${worker.get(MailTransportService).describe()}`);
+    const probes = await listenForProbes(worker.get(HealthService), config.http.host, config.http.port);
+    const { port } = probes.address() as AddressInfo;
+    worker.get(AppLogger).log(`worker started, /health and /metrics on ${config.http.host}:${port}; ${worker.get(MailTransportService).describe()}`);
     return;
   }
 
