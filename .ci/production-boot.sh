@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI: the production install, as a deployment (and the Dockerfile) does it, in a copy of the tree:
-# npm ci, build, drop devDependencies, boot the service, wait for /health, run one CLI command, stop.
+# npm ci, build, drop devDependencies, resetctl init, boot the service, wait for /health, run resetctl, stop.
 # Fails when anything the service or resetctl loads at run time is only a devDependency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +28,11 @@ if [ -e node_modules/vitest ] || [ -e node_modules/@swc/core ]; then
 fi
 
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-export NODE_ENV=production ROLE=all HOST=127.0.0.1 PORT="$port" PUBLIC_URL="http://127.0.0.1:$port" \
-  DATABASE_URL="$server/$db" QUEUE_PREFIX="ro-production-boot-$$" MAIL_OUTBOX_DIR="$work/var/outbox" LOG_LEVEL=warn \
-  SECRET_ENCRYPTION_KEY="$(node -e "console.log(require('crypto').randomBytes(32).toString('base64'))")" \
-  RESET_ORCHESTRATOR_ENV="$work/no-such.env"
+export NODE_ENV=production ROLE=all HOST=127.0.0.1 PORT="$port" \
+  DATABASE_URL="$server/$db" QUEUE_PREFIX="ro-production-boot-$$" MAIL_OUTBOX_DIR="$work/var/outbox" LOG_LEVEL=warn
+# The runbook's first step; the service and resetctl then read SECRET_ENCRYPTION_KEY and the rest from ./.env.
+node dist/src/cli/resetctl.js init --public-url "http://127.0.0.1:$port" --mail-from "CI <ci@example.invalid>" \
+  --organisation "CI" --help-desk "ci@example.invalid" >/dev/null
 
 node dist/src/main.js >"$work/service.log" 2>&1 &
 pid=$!
@@ -57,4 +58,4 @@ pid=""
 if [ "$code" != 0 ] && [ "$code" != 143 ]; then
   echo "production-boot: the service did not stop cleanly ($code):" >&2; cat "$work/service.log" >&2; exit 1
 fi
-echo "production-boot: npm ci, build, prune --omit=dev, boot, /health 200, resetctl: ok"
+echo "production-boot: npm ci, build, prune --omit=dev, resetctl init, boot, /health 200, resetctl: ok"
