@@ -4,6 +4,7 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MailModule } from './mail/mail.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { OperatorsModule } from './operators/operators.module.js';
 import { PasswordsModule } from './passwords/passwords.module.js';
 import { PrismaModule } from './prisma/prisma.module.js';
@@ -21,6 +22,7 @@ export class InfrastructureModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        MetricsModule,
         PrismaModule,
         RedisModule,
         QueuesModule,

@@ -5,6 +5,7 @@ import type { Account } from '../generated/prisma/client.js';
 import type { SessionKind } from '../generated/prisma/enums.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { MetricsService, type SignInOutcome } from '../metrics/metrics.service.js';
 import type { LoginDto } from './dto/login.dto.js';
 import type { Outcome } from './page-responder.service.js';
 import { RateLimiterService, type Limit, minutesText } from '../rate-limit/rate-limiter.service.js';
@@ -32,6 +33,7 @@ export class LoginService {
     private readonly hasher: PasswordHasherService,
     private readonly limiter: RateLimiterService,
     private readonly sessions: SessionsService,
+    private readonly metrics: MetricsService,
   ) {}
 
   page(notice: string | undefined, session?: ActiveSession): Outcome {
@@ -62,6 +64,7 @@ export class LoginService {
     ];
     const limited = await this.limiter.check(limits);
     if (!limited.allowed) {
+      this.count('limited');
       return { ok: false, status: 429, message: `Too many failed sign-in attempts. Wait ${minutesText(limited.retryAfterSeconds)} and try again.` };
     }
 
@@ -71,6 +74,7 @@ export class LoginService {
       : await this.hasher.verifyAgainstDummy(form.password);
     if (!account || !verified) {
       await this.limiter.hit(limits);
+      this.count('failed');
       return { ok: false, status: 401, message: INVALID_CREDENTIALS };
     }
 
@@ -79,7 +83,12 @@ export class LoginService {
     const kind = this.sessionKind(account);
     const sessionId = await this.sessions.create(account.id, kind, form.password);
     this.logger.log(`account ${account.id} signed in (${kind} session)`);
+    this.count(kind === 'full' ? 'normal' : kind);
     return { ok: true, account, kind, sessionId };
+  }
+
+  private count(outcome: SignInOutcome): void {
+    this.metrics.signIns.inc({ outcome });
   }
 
   private sessionKind(account: Account): SessionKind {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { NoticeBacklogMetrics } from './notice-backlog.metrics.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeQueueService } from './notice-queue.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
@@ -6,7 +7,7 @@ import { NoticeSenderService } from './notice-sender.service.js';
 
 /** Link-free campaign notices: rendering, the link check and queueing. */
 @Module({
-  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
+  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService, NoticeBacklogMetrics],
   exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
 })
 export class NoticesModule {}
