@@ -88,7 +88,7 @@ describe('/metrics', () => {
     const paused = await scrape();
     const flagged = await stateCount(campaign.id, 'flagged');
     expect(flagged).toBeGreaterThan(0);
-    expect(value(paused, 'reset_notices_queued', { campaign_id: id })).toBe(flagged);
+    expect(value(paused, 'reset_notices_queued', { campaign_id: id, status: 'paused' })).toBe(flagged);
     expect(value(paused, 'reset_notice_jobs_waiting', { campaign_id: id })).toBeLessThanOrEqual(flagged);
     expect(value(paused, 'reset_notices_total', { campaign_id: id, result: 'sent' })).toBe(await stateCount(campaign.id, 'notice_sent'));
 
