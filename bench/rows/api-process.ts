@@ -39,6 +39,14 @@ export class ApiProcess {
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   }
 
+  /** Kills the process at once, as a crash or the kernel's OOM killer does: no shutdown hook runs. */
+  async kill9(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
