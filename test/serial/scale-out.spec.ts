@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
+import { setPriority } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -23,9 +24,10 @@ const WORKER_PROCESSES = 3;
  * Send starts are paced at R by one slot key in Redis for all workers (strict R + 1 on the starts the pacer grants:
  * notice-throttle.spec.ts in one process, notice-pacer.spec.ts across two pacers). At the receiver the busiest second
  * also carries the machine's stalls: while five service processes, PostgreSQL, Redis and the sink share two cores,
- * arrivals stop for 200-600 ms now and then and the sends held up land next to the following ones (R + 4 seen while
- * other suites ran beside this one). The bound still catches a throttle per worker (3R) or the queue limiter alone
- * (R + 8 at 50/s, see notice-throttle.spec.ts); the mean after resuming is checked against R itself.
+ * arrivals stop for 200-600 ms now and then and the sends held up land next to the following ones (R + 4 to R + 6
+ * seen at a load average of 20 on two cores, with other suites running beside this one). The bound still catches a
+ * throttle per worker (3R) or the queue limiter alone (R + 8 at 50/s, see notice-throttle.spec.ts); the mean after
+ * resuming is checked against R itself.
  */
 const RECEIVER_SLACK = 5;
 
@@ -49,6 +51,13 @@ describe('scale-out: two API processes, three workers, one database, one Redis',
     sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     sink = await SinkProcess.start(path.join(PROJECT_ROOT, 'dist/bench/smtp-sink.js'));
+    // The measuring instrument first in the CPU queue (as root; elsewhere it keeps its priority): a sink that waits for
+    // the CPU stamps the messages that arrived meanwhile all at once.
+    try {
+      setPriority(sink.pid!, -15);
+    } catch {
+      // not permitted: the sink runs at normal priority
+    }
     env = {
       NODE_ENV: 'test',
       DATABASE_URL: db.url,
