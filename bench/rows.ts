@@ -5,7 +5,7 @@ import pg from 'pg';
 import { hash, verify } from '@node-rs/argon2';
 import type { AppConfig } from '../src/config/app-config.js';
 import { ARGON2_OPTIONS } from '../src/passwords/password-hasher.service.js';
-import { PROJECT_ROOT } from '../src/prisma/schema-engine.js';
+import { PROJECT_ROOT } from '../src/config/project-root.js';
 import { type BenchRow, percentile, rateRow, runConcurrently, runMeasured, timeRow, timed } from './support.js';
 import { enqueueRow, launchRow, linkLatencyRow, noticeThroughputRow, throttleRow } from './rows/campaign.js';
 import { dashboardRow, loginRow, resetRow } from './rows/http.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/app-config.js';
 import { dropDatabase, ensureDatabase, applyMigrations } from '../src/prisma/migrations.js';
-import { PROJECT_ROOT } from '../src/prisma/schema-engine.js';
+import { PROJECT_ROOT } from '../src/config/project-root.js';
 import { BENCH_ROWS, type BenchContext } from './rows.js';
 import { closeBenchResources } from './rows/env.js';
 import type { BenchRow } from './support.js';

@@ -4,7 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import helmet from 'helmet';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from './logging/app-logger.js';
 import { AppModule } from './app.module.js';
 import { BodylessRoutesInterceptor } from './common/bodyless-routes.interceptor.js';
 import { mountApiDocs, mountQueueBoard } from './operators/operator-tools.js';
@@ -21,7 +21,7 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
     bodyParser: false,
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   app.set('trust proxy', config.http.trustProxy);
   app.disable('x-powered-by');
   // Every dynamic answer here is per request (counters, CSRF tokens) and mostly no-store: hashing each body for an

@@ -1,8 +1,11 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from './logging/app-logger.js';
 import { createHttpApp } from './app.factory.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
+import { listenForProbes } from './health/probe-server.js';
+import { HealthService } from './health/health.service.js';
 import { MailTransportService } from './mail/mail-transport.service.js';
 import { StartupError, preflight } from './preflight.js';
 import { WorkerModule } from './worker.module.js';
@@ -13,15 +16,17 @@ async function main(): Promise<void> {
 
   if (config.role === 'worker') {
     const worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
-    worker.useLogger(worker.get(Logger));
+    worker.useLogger(worker.get(AppLogger));
     worker.enableShutdownHooks();
-    worker.get(Logger).log(`worker started; ${worker.get(MailTransportService).describe()}`);
+    const probes = await listenForProbes(worker.get(HealthService), config.http.host, config.http.port);
+    const { port } = probes.address() as AddressInfo;
+    worker.get(AppLogger).log(`worker started, /health and /metrics on ${config.http.host}:${port}; ${worker.get(MailTransportService).describe()}`);
     return;
   }
 
   const app = await createHttpApp(config);
   await app.listen(config.http.port, config.http.host);
-  const logger = app.get(Logger);
+  const logger = app.get(AppLogger);
   if (prepared.createdDatabase) logger.log('created the database');
   if (prepared.appliedMigrations.length) logger.log(`applied migrations: ${prepared.appliedMigrations.join(', ')}`);
   logger.log(`reset-orchestrator (${config.role}) listening on http://${config.http.host}:${config.http.port}, public URL ${config.http.publicUrl}`);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { AppConfig } from './config/app-config.js';
-import { applyMigrations, ensureDatabase } from './prisma/migrations.js';
+import { prepareDatabase } from './prisma/migrations.js';
 
 /** Thrown with one line a newcomer can act on; main prints it without a stack trace. */
 export class StartupError extends Error {}
@@ -47,7 +47,5 @@ async function checkRedis(url: string): Promise<void> {
 /** Checks both stores, creates the database when missing and applies pending migrations. */
 export async function preflight(config: AppConfig): Promise<{ createdDatabase: boolean; appliedMigrations: string[] }> {
   await Promise.all([checkPostgres(config.database.url), checkRedis(config.redis.url)]);
-  const createdDatabase = await ensureDatabase(config.database.url);
-  const appliedMigrations = await applyMigrations(config.database.url);
-  return { createdDatabase, appliedMigrations };
+  return prepareDatabase(config.database.url);
 }

@@ -1,14 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from './config/app-config.js';
+import { HealthModule } from './health/health.module.js';
 import { InfrastructureModule } from './infrastructure.module.js';
 import { assertJobWiring } from './queues/job-handlers.js';
 import { WORKER_MODULES } from './worker-modules.js';
 
-/** The queue workers without the HTTP server (ROLE=worker). */
+/** The queue workers without the HTTP application (ROLE=worker); HealthModule answers its probes (probe-server.ts). */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     assertJobWiring(WORKER_MODULES);
-    return { module: WorkerModule, imports: [InfrastructureModule.forRoot(config), ...WORKER_MODULES] };
+    return { module: WorkerModule, imports: [InfrastructureModule.forRoot(config), HealthModule, ...WORKER_MODULES] };
   }
 }

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../src/prisma/schema-engine.js';
+import { PROJECT_ROOT } from '../../src/config/project-root.js';
 import { freePort } from '../support.js';
 
 /**
@@ -37,6 +37,14 @@ export class ApiProcess {
     const stat = await readFile(`/proc/${this.child.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  }
+
+  /** Kills the process at once, as a crash or the kernel's OOM killer does: no shutdown hook runs. */
+  async kill9(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGKILL');
+    await exited;
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Prisma } from '../generated/prisma/client.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 
 export interface AuditInput {
@@ -37,7 +38,10 @@ export function auditEntryHash(
 /** Append-only, hash-chained audit log. Writes join the caller's transaction so an action and its entry commit together. */
 @Injectable()
 export class AuditService {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly metrics: MetricsService,
+  ) {}
 
   async record(tx: Tx, input: AuditInput): Promise<void> {
     // The chain needs one writer at a time; the lock is released at commit.
@@ -50,6 +54,8 @@ export class AuditService {
     const campaignId = input.campaignId ?? null;
     const hash = auditEntryHash(prevHash, { id, at, actor: input.actor, action: input.action, campaignId, details });
     await tx.auditEntry.create({ data: { id, at, actor: input.actor, action: input.action, campaignId, details, prevHash, hash } });
+    // Counted when written: an entry whose transaction then rolls back is counted too.
+    this.metrics.auditAppends.inc();
   }
 
   /** Records an entry in a transaction of its own. */

@@ -5,6 +5,7 @@ import type { Account } from '../generated/prisma/client.js';
 import type { SessionKind } from '../generated/prisma/enums.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { MetricsService, type SignInOutcome } from '../metrics/metrics.service.js';
 import type { LoginDto } from './dto/login.dto.js';
 import type { Outcome, SignInRequest } from './page-responder.service.js';
 import { RateLimiterService, minutesText } from '../rate-limit/rate-limiter.service.js';
@@ -35,6 +36,7 @@ export class LoginService {
     private readonly hasher: PasswordHasherService,
     private readonly limiter: RateLimiterService,
     private readonly sessions: SessionsService,
+    private readonly metrics: MetricsService,
   ) {}
 
   page(notice: string | undefined, session?: ActiveSession): Outcome {
@@ -68,18 +70,23 @@ export class LoginService {
       () => this.checkPassword(account, form.password),
     );
     if (!attempt.allowed) {
+      this.count('limited');
       const message = attempt.limit.inFlight
         ? 'Too many sign-in attempts for this account at once. Try again in a moment.'
         : `Too many failed sign-in attempts. Wait ${minutesText(attempt.retryAfterSeconds)} and try again.`;
       return { ok: false, status: 429, message };
     }
     const signedIn = attempt.value;
-    if (!signedIn) return { ok: false, status: 401, message: INVALID_CREDENTIALS };
+    if (!signedIn) {
+      this.count('failed');
+      return { ok: false, status: 401, message: INVALID_CREDENTIALS };
+    }
 
     if (current) await this.sessions.revoke(current.idHash);
     const kind = this.sessionKind(signedIn);
     const sessionId = await this.sessions.create(signedIn.id, kind, form.password);
     this.logger.log(`account ${signedIn.id} signed in (${kind} session)`);
+    this.count(kind === 'full' ? 'normal' : kind);
     return { ok: true, account: signedIn, kind, sessionId, device: attempt.device };
   }
 
@@ -87,6 +94,10 @@ export class LoginService {
   private async checkPassword(account: Account | null, password: string): Promise<Account | null> {
     const verified = account?.passwordHash ? await this.hasher.verify(account.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
     return account && verified ? account : null;
+  }
+
+  private count(outcome: SignInOutcome): void {
+    this.metrics.signIns.inc({ outcome });
   }
 
   private sessionKind(account: Account): SessionKind {

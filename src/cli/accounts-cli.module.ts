@@ -4,6 +4,7 @@ import { AccountsService } from '../accounts/accounts.service.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
+import { MetricsModule } from '../metrics/metrics.module.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaModule } from '../prisma/prisma.module.js';
 
@@ -16,7 +17,7 @@ export class AccountsCliModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AccountsCliModule,
-      imports: [ConfigModule.forRoot(config), PrismaModule],
+      imports: [ConfigModule.forRoot(config), PrismaModule, MetricsModule],
       providers: [AuditService, PasswordHasherService, AccountsImportService, AccountsService],
     };
   }

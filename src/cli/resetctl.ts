@@ -9,10 +9,13 @@ import { preflight } from '../preflight.js';
 import { cliConfig, print } from './cli-runner.js';
 import { registerAccountsCommands } from './commands/accounts.commands.js';
 import { registerCampaignCommands } from './commands/campaigns.commands.js';
+import { registerInitCommand } from './commands/init.command.js';
 import { registerOperatorsCommands } from './commands/operators.commands.js';
 import { registerSecretsCommands } from './commands/secrets.commands.js';
 
 const program = new Command('resetctl').description('reset-orchestrator command line').showHelpAfterError();
+
+registerInitCommand(program);
 
 const db = program.command('db').description('database schema');
 db.command('migrate')

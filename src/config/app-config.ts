@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { EnvFileError, withEnvFile } from './env-file.js';
 
 const durationPattern = /^(\d+)(s|m|h|d)$/;
 const unitSeconds = { s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -108,6 +109,9 @@ const configSchema = z.object({
   SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(5),
   MAIL_FROM: z.string().default('Security Team <security@example.invalid>'),
   MAIL_OUTBOX_DIR: z.string().default('var/outbox'),
+  /** Shown to users (sign-in page, mails) so they can tell the notice is genuine and whom to ask. */
+  ORGANISATION_NAME: z.string().min(1).optional(),
+  HELP_DESK_CONTACT: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   IMPORT_MAX_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   IMPORT_MAX_LINE_BYTES: z.coerce.number().int().positive().default(64 * 1024),
@@ -158,6 +162,7 @@ export interface AppConfig {
   database: { url: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
   mail: { smtpUrl?: string; poolSize: number; from: string; outboxDir: string };
+  organisation: { name?: string; helpDesk?: string };
   logLevel: ParsedEnv['LOG_LEVEL'];
   imports: { maxBytes: number; maxLineBytes: number };
   sessions: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
@@ -199,8 +204,21 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
-/** Validates the environment once at boot; nothing else in the application reads process.env. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+/** The process environment over the shared configuration file (RESET_ORCHESTRATOR_ENV, default ./.env). */
+export function configEnvironment(): NodeJS.ProcessEnv {
+  try {
+    return withEnvFile(process.env);
+  } catch (err) {
+    if (err instanceof EnvFileError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * Validates the configuration once at boot; nothing else in the application reads process.env. The service and
+ * resetctl both call it without arguments, so both read the same file; tests pass their own variables.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = configEnvironment()): AppConfig {
   const result = configSchema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -214,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     database: { url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE },
     redis: { url: c.REDIS_URL, queuePrefix: c.QUEUE_PREFIX },
     mail: { smtpUrl: c.SMTP_URL, poolSize: c.SMTP_POOL_SIZE, from: c.MAIL_FROM, outboxDir: c.MAIL_OUTBOX_DIR },
+    organisation: { name: c.ORGANISATION_NAME, helpDesk: c.HELP_DESK_CONTACT },
     logLevel: c.LOG_LEVEL,
     imports: { maxBytes: c.IMPORT_MAX_BYTES, maxLineBytes: c.IMPORT_MAX_LINE_BYTES },
     sessions: { idleTimeoutSeconds: c.SESSION_IDLE_TIMEOUT, absoluteTimeoutSeconds: c.SESSION_ABSOLUTE_TIMEOUT },

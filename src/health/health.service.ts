@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { RedisService } from '../redis/redis.module.js';
 
@@ -9,14 +9,12 @@ function withTimeout<T>(work: Promise<T>): Promise<T> {
   return Promise.race([work, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref())]);
 }
 
-export const metricsRegistry = new Registry();
-collectDefaultMetrics({ register: metricsRegistry });
-
 @Injectable()
 export class HealthService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly redis: RedisService,
+    private readonly metricsService: MetricsService,
   ) {}
 
   async check() {
@@ -27,7 +25,7 @@ export class HealthService {
     return { status: database === 'up' && redis === 'up' ? ('ok' as const) : ('unavailable' as const), database, redis };
   }
 
-  async metrics() {
-    return { contentType: metricsRegistry.contentType, body: await metricsRegistry.metrics() };
+  metrics() {
+    return this.metricsService.scrape();
   }
 }

@@ -1,27 +1,12 @@
-import { Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
-import type { AppConfig } from '../config/app-config.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import { redactUrl, REDACT_PATHS } from './redaction.js';
-import { requestLogLevel } from './request-log-level.js';
+import { type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
+import { AppLogger } from './app-logger.js';
 
-@Module({
-  imports: [
-    LoggerModule.forRootAsync({
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        pinoHttp: {
-          level: config.logLevel,
-          redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-          serializers: {
-            req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
-            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-          },
-          customLogLevel: requestLogLevel,
-          autoLogging: { ignore: (req: { url?: string }) => req.url === '/health' || req.url === '/metrics' },
-        },
-      }),
-    }),
-  ],
-})
-export class LoggingModule {}
+@Module({ providers: [AppLogger], exports: [AppLogger] })
+export class LoggingModule implements NestModule {
+  constructor(private readonly logger: AppLogger) {}
+
+  configure(consumer: MiddlewareConsumer): void {
+    // Express 5's path syntax for "every path"; the missing leading slash keeps `/` itself included.
+    consumer.apply(this.logger.middleware).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
+  }
+}

@@ -19,6 +19,8 @@ export interface SmtpFailure {
   /** 4xx replies, dropped connections and timeouts are worth retrying; 5xx replies are not. */
   permanent: boolean;
   reply: string;
+  /** For metrics: the reply's class, or `connection` when no reply came (refused, dropped, timed out). */
+  replyClass: '4xx' | '5xx' | 'connection';
 }
 
 /** Classifies a nodemailer error by the SMTP reply it carries. */
@@ -26,7 +28,8 @@ export function classifySmtpError(error: unknown): SmtpFailure {
   const err = error as { responseCode?: number; response?: string; code?: string; message?: string };
   const reply = (err.response ?? err.message ?? String(error)).slice(0, 500);
   const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600;
-  return { permanent, reply: err.responseCode ? reply : `${err.code ?? 'ERROR'}: ${reply}` };
+  const replyClass = permanent ? '5xx' : err.responseCode ? '4xx' : 'connection';
+  return { permanent, reply: err.responseCode ? reply : `${err.code ?? 'ERROR'}: ${reply}`, replyClass };
 }
 
 /** Connections kept for mail a user is waiting for (reset links, secret links), apart from the notice pool. */

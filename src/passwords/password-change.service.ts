@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
 import type { PolicyFailure } from './password-policy.js';
@@ -70,6 +71,7 @@ export class PasswordChangeService {
     private readonly policy: PasswordPolicyService,
     private readonly progress: CampaignProgressService,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async setPassword(input: SetPasswordInput): Promise<SetPasswordResult> {
@@ -81,22 +83,24 @@ export class PasswordChangeService {
     if (failures.length) throw new PasswordRejectedError(failures);
     const passwordHash = await this.hasher.hash(input.password);
 
-    return this.prisma.$transaction(async (tx) => {
+    const { result, completedIn } = await this.prisma.$transaction(async (tx) => {
       await input.guard?.(tx);
       const now = new Date();
       const locked = await tx.$queryRaw<{ must_reset_campaign_id: number | null }[]>`
         SELECT must_reset_campaign_id FROM accounts WHERE id = ${account.id} FOR UPDATE`;
       const campaignId = locked[0]?.must_reset_campaign_id ?? null;
       await this.replacePassword(tx, account, passwordHash, 'chosen', now);
-      await this.progress.completeAccount(tx, account.id);
+      const completedIn = await this.progress.completeAccount(tx, account.id);
       await this.audit.record(tx, {
         actor: input.actor,
         action: input.action,
         campaignId,
         details: { accountId: account.id, username: account.username, previousHashAlgorithm: hashAlgorithm(account.passwordHash), ...input.details },
       });
-      return { username: account.username, campaignId };
+      return { result: { username: account.username, campaignId }, completedIn };
     });
+    for (const id of completedIn) this.metrics.resetsCompleted.inc({ campaign_id: id });
+    return result;
   }
 
   /**

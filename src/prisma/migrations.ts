@@ -73,6 +73,21 @@ export async function applyMigrations(databaseUrl: string): Promise<string[]> {
   });
 }
 
+/**
+ * Creates the database when missing and applies pending migrations, one process at a time: an API and its workers
+ * starting together on a new database would otherwise race to create it and to apply the same migrations. The lock
+ * is taken in the maintenance database, which exists before the service's own does.
+ */
+export async function prepareDatabase(databaseUrl: string): Promise<{ createdDatabase: boolean; appliedMigrations: string[] }> {
+  return withMaintenanceClient(databaseUrl, async (client) => {
+    // Ending the client releases the lock too, so a start-up that dies here never leaves it held.
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`reset-orchestrator:prepare:${databaseName(databaseUrl)}`]);
+    const createdDatabase = await ensureDatabase(databaseUrl);
+    const appliedMigrations = await applyMigrations(databaseUrl);
+    return { createdDatabase, appliedMigrations };
+  });
+}
+
 /** SQL that would bring the live database to schema.prisma; empty when they agree. */
 export async function diffDatabaseToSchema(databaseUrl: string): Promise<string> {
   return withSchemaEngine(databaseUrl, async (engine, schema) => {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Injectable } from '@nestjs/common';
 import Handlebars from 'handlebars';
-import { PROJECT_ROOT } from '../prisma/schema-engine.js';
+import { PROJECT_ROOT } from '../config/project-root.js';
 
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, 'templates');
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/app-config.js';
+import { MetricsService } from '../../src/metrics/metrics.service.js';
 import { NoticePacerService } from '../../src/notifications/notices/notice-pacer.service.js';
 import { paceIntervalMicros } from '../../src/notifications/notices/notice-rate.js';
 import { RedisService } from '../../src/redis/redis.module.js';
@@ -9,7 +10,7 @@ describe('NoticePacerService', () => {
   const config = loadConfig({ NODE_ENV: 'test', QUEUE_PREFIX: `pacer-${randomBytes(4).toString('hex')}` });
   // Two worker processes' pacers, each with its own Redis connection, sharing one campaign.
   const redises = [new RedisService(config), new RedisService(config)];
-  const pacers = redises.map((redis) => new NoticePacerService(redis, config));
+  const pacers = redises.map((redis) => new NoticePacerService(redis, config, new MetricsService()));
 
   afterAll(() => redises.forEach((redis) => redis.disconnect()));
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../bench/support.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 function runMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string; ms: number }> {
@@ -49,5 +50,28 @@ describe('service', () => {
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.ms).toBeLessThan(15_000);
+  });
+
+  it('answers /health and /metrics from a worker process (ROLE=worker) on its PORT, and nothing else', async () => {
+    const port = await freePort();
+    const worker = spawn(process.execPath, ['dist/src/main.js'], {
+      env: { ...process.env, NODE_ENV: 'test', ROLE: 'worker', PORT: String(port), DATABASE_URL: t.config.database.url, QUEUE_PREFIX: t.config.redis.queuePrefix, LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    try {
+      let health: Response | undefined;
+      for (let i = 0; i < 300 && !health?.ok; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+        if (!health?.ok) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(health?.status).toBe(200);
+      expect(await health!.json()).toEqual({ status: 'ok', database: 'up', redis: 'up' });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toContain('# TYPE reset_notices_total counter');
+      expect((await fetch(`http://127.0.0.1:${port}/api/campaigns`)).status).toBe(404);
+    } finally {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+    }
   });
 });

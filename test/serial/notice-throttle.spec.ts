@@ -4,7 +4,7 @@ import { SinkProcess } from '../../bench/rows/sink.js';
 import { maxInWindow } from '../../bench/support.js';
 import { CampaignsService } from '../../src/campaigns/campaigns.service.js';
 import { NoticePacerService } from '../../src/notifications/notices/notice-pacer.service.js';
-import { PROJECT_ROOT } from '../../src/prisma/schema-engine.js';
+import { PROJECT_ROOT } from '../../src/config/project-root.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 // Runs on its own after the other suites (vitest.serial.config.ts), so the rate it measures is the throttle's,

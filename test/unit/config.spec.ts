@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseDuration } from '../../src/config/app-config.js';
+import { EnvFileError, withEnvFile } from '../../src/config/env-file.js';
 
 describe('loadConfig', () => {
   it('gives the documented defaults', () => {
@@ -54,5 +58,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LIMIT_NETWORKS: '10.20.0.0/16' })).toThrowError(/LIMIT_NETWORKS/);
     expect(() => loadConfig({ LIMIT_NETWORKS: '10.20.0.0/16:0' })).toThrowError(/LIMIT_NETWORKS/);
     expect(() => loadConfig({ LIMIT_NETWORKS: 'office:100' })).toThrowError(/LIMIT_NETWORKS/);
+  });
+});
+
+describe('the configuration file', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ro-config-'));
+  const file = path.join(dir, 'service.env');
+  writeFileSync(file, '# comment\nPORT=4100\nMAIL_FROM="Corp Security <sec@corp.example>"\nROLE=worker\n');
+
+  it('supplies what the environment does not set; the environment wins', () => {
+    const config = loadConfig(withEnvFile({ RESET_ORCHESTRATOR_ENV: file, ROLE: 'api' }));
+    expect(config.http.port).toBe(4100);
+    expect(config.mail.from).toBe('Corp Security <sec@corp.example>');
+    expect(config.role).toBe('api');
+  });
+
+  it('is optional at the default path and required where RESET_ORCHESTRATOR_ENV points', () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      expect(withEnvFile({ PORT: '1' })).toEqual({ PORT: '1' });
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(() => withEnvFile({ RESET_ORCHESTRATOR_ENV: path.join(dir, 'missing.env') })).toThrowError(EnvFileError);
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { RedisService } from '../../redis/redis.module.js';
 import { PACED_UP_TO, paceIntervalMicros } from './notice-rate.js';
 
@@ -32,6 +33,7 @@ export class NoticePacerService {
   constructor(
     redis: RedisService,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {
     redis.defineCommand('reserveNoticeSlot', { numberOfKeys: 1, lua: RESERVE_SLOT });
     this.reserve = (redis as unknown as { reserveNoticeSlot: (key: string, interval: string) => Promise<string> }).reserveNoticeSlot.bind(redis);
@@ -44,6 +46,15 @@ export class NoticePacerService {
    */
   async waitForSlot(campaignId: number, rate: number): Promise<void> {
     if (rate > PACED_UP_TO) return;
+    const waiting = this.metrics.pacerWaitSeconds.startTimer();
+    try {
+      await this.waitInTurn(campaignId, rate);
+    } finally {
+      waiting();
+    }
+  }
+
+  private async waitInTurn(campaignId: number, rate: number): Promise<void> {
     const key = `${this.prefix}:notice-pace:${campaignId}`;
     const interval = paceIntervalMicros(rate);
     for (let attempt = 0; attempt < MAX_LATE_WAKE_UPS; attempt++) {

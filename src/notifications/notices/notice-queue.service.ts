@@ -5,6 +5,7 @@ import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import type { CampaignStatus } from '../../generated/prisma/enums.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { JOBS, type SendNoticeJob, noticeJobId, noticeQueueName } from '../../queues/queue-names.js';
@@ -28,6 +29,7 @@ export class NoticeQueueService implements OnModuleDestroy {
     private readonly prisma: PrismaService,
     private readonly progress: CampaignProgressService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   queue(campaignId: number): Queue<SendNoticeJob> {
@@ -132,10 +134,12 @@ export class NoticeQueueService implements OnModuleDestroy {
       const unreachable = rows.filter((r) => !r.reachable).map((r) => r.account_id);
       await this.enqueue(campaignId, reachable);
       cursor = rows[rows.length - 1].account_id;
-      await this.prisma.$transaction(async (tx) => {
-        if (unreachable.length) await this.progress.advance(tx, campaignId, unreachable, 'notice_failed', { noticeError: NO_VERIFIED_EMAIL });
+      const failed = await this.prisma.$transaction(async (tx) => {
+        const moved = unreachable.length ? await this.progress.advance(tx, campaignId, unreachable, 'notice_failed', { noticeError: NO_VERIFIED_EMAIL }) : [];
         await tx.campaign.update({ where: { id: campaignId }, data: { noticeCursor: cursor } });
+        return moved.length;
       });
+      if (failed) this.metrics.notices.inc({ campaign_id: campaignId, result: 'failed', reply_class: 'no_verified_email' }, failed);
       result.queued += reachable.length;
       result.unreachable += unreachable.length;
       backlog += reachable.length;

@@ -5,6 +5,7 @@ import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
 import { MailTransportService, classifySmtpError } from '../../mail/mail-transport.service.js';
+import { MetricsService, type NoticeReplyClass } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { describeProblems } from './link-free.js';
@@ -75,6 +76,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     private readonly renderer: NoticeRendererService,
     private readonly mail: MailTransportService,
     private readonly pacer: NoticePacerService,
+    private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.pool = new pg.Pool({ connectionString: config.database.url, max: config.campaigns.noticeConcurrency, pipeline: true, connectionTimeoutMillis: 60_000 });
@@ -125,31 +127,41 @@ export class NoticeSenderService implements OnModuleDestroy {
       await client.query('ROLLBACK');
       return 'skipped';
     }
-    if (!hasReachableEmail(row)) return this.fail(client, campaignId, accountId, NO_VERIFIED_EMAIL);
+    if (!hasReachableEmail(row)) return this.fail(client, campaignId, accountId, NO_VERIFIED_EMAIL, 'no_verified_email');
     const notice = this.renderer.render(
       { id: campaignId, incidentRef: row.incident_ref, reason: row.reason, phrase: row.phrase, template: row.template },
       { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
     );
-    if (notice.problems.length) return this.fail(client, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`);
+    if (notice.problems.length) return this.fail(client, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`, 'link_check');
     await this.pacer.waitForSlot(campaignId, row.notice_rate);
+    const sending = this.metrics.noticeSendSeconds.startTimer();
     try {
       await this.mail.sendNotice({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
     } catch (err) {
+      sending();
       const failure = classifySmtpError(err);
-      if (failure.permanent || finalAttempt) return this.fail(client, campaignId, accountId, failure.reply);
+      if (failure.permanent || finalAttempt) return this.fail(client, campaignId, accountId, failure.reply, failure.replyClass);
       await client.query('ROLLBACK');
+      this.metrics.notices.inc({ campaign_id: campaignId, result: 'deferred', reply_class: failure.replyClass });
       throw new TransientNoticeError(failure.reply);
     }
+    sending();
     accepted();
     // advance() queues its statement before its first await, so it and the COMMIT go out together.
     await inOneWrite(client, () => Promise.all([this.progress.advance(client, campaignId, [accountId], 'notice_sent'), client.query('COMMIT')]));
+    this.countSent(campaignId);
     return 'sent';
+  }
+
+  private countSent(campaignId: number): void {
+    this.metrics.notices.inc({ campaign_id: campaignId, result: 'sent', reply_class: '2xx' });
   }
 
   private async recordDelivered(campaignId: number, accountId: number): Promise<void> {
     for (let attempt = 0, delayMs = 250; ; attempt++, delayMs = Math.min(delayMs * 2, 10_000)) {
       try {
         await this.prisma.$transaction((tx) => this.progress.advance(tx, campaignId, [accountId], 'notice_sent'));
+        this.countSent(campaignId);
         return;
       } catch (err) {
         if (attempt >= 20) throw err;
@@ -158,11 +170,12 @@ export class NoticeSenderService implements OnModuleDestroy {
     }
   }
 
-  private async fail(client: pg.PoolClient, campaignId: number, accountId: number, reply: string): Promise<NoticeOutcome> {
+  private async fail(client: pg.PoolClient, campaignId: number, accountId: number, reply: string, replyClass: NoticeReplyClass): Promise<NoticeOutcome> {
     const moved = await this.progress.advance(client, campaignId, [accountId], 'notice_failed', { noticeError: reply });
     // A retried notice that failed again: same state, so only the latest reply and attempt count change.
     if (!moved.length) await client.query(RECORD_REPEATED_FAILURE, [campaignId, accountId, reply]);
     await client.query('COMMIT');
+    this.metrics.notices.inc({ campaign_id: campaignId, result: 'failed', reply_class: replyClass });
     return 'failed';
   }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ProgressModule } from '../../progress/progress.module.js';
 import { TemplatesModule } from '../../templates/templates.module.js';
+import { NoticeBacklogMetrics } from './notice-backlog.metrics.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeQueueService } from './notice-queue.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
@@ -9,7 +10,7 @@ import { NoticeSenderService } from './notice-sender.service.js';
 /** Link-free campaign notices: rendering, the link check and queueing. */
 @Module({
   imports: [ProgressModule, TemplatesModule],
-  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
+  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService, NoticeBacklogMetrics],
   exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
 })
 export class NoticesModule {}

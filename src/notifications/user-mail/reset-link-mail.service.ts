@@ -5,6 +5,7 @@ import { newOpaqueToken, sha256Hex } from '../../common/tokens.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { MailTransportService } from '../../mail/mail-transport.service.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { TemplatesService } from '../../templates/templates.service.js';
@@ -27,6 +28,7 @@ export class ResetLinkMailService {
     private readonly audit: AuditService,
     private readonly templates: TemplatesService,
     private readonly mail: MailTransportService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async send(accountId: number): Promise<ResetLinkOutcome> {
@@ -64,6 +66,7 @@ export class ResetLinkMailService {
       phrase: campaign?.phrase,
     });
     await this.mail.send({ to: account.email!, ...rendered, messageId: `<reset-link-${linkId}@reset-orchestrator>` });
+    this.metrics.resetLinksMailed.inc();
     this.logger.log(`link ${linkId} mailed to account ${accountId}`);
     return 'sent';
   }

@@ -58,7 +58,7 @@ export class PrivateRedis {
   }
 }
 
-/** A worker process (ROLE=worker) running the built service, which a fault run may kill -9 and restart. */
+/** A worker process (ROLE=worker) running the built service, which a fault run may kill -9 and restart; its probes on a free port. */
 export class WorkerProcess {
   private child?: ChildProcess;
   output = '';
@@ -67,7 +67,7 @@ export class WorkerProcess {
 
   start(): this {
     this.child = spawn(process.execPath, ['dist/src/main.js'], {
-      env: { ...process.env, ...this.env, ROLE: 'worker' },
+      env: { ...process.env, PORT: '0', ...this.env, ROLE: 'worker' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout?.on('data', (d) => (this.output += d));
