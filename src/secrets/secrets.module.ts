@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { UserMailModule } from '../notifications/user-mail/user-mail.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { SecretCipher } from './secret-cipher.js';
 import { SecretPagesController } from './secret-pages.controller.js';
@@ -8,7 +9,7 @@ import { SecretsService } from './secrets.service.js';
 
 /** Admin-assisted temporary passwords delivered through a view-once link. */
 @Module({
-  imports: [RateLimitModule],
+  imports: [RateLimitModule, UserMailModule],
   controllers: [SecretsController, SecretPagesController],
   providers: [SecretsService, SecretRevealService, SecretCipher],
   exports: [SecretsService, SecretRevealService],

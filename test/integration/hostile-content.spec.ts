@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkNotice } from '../../src/notifications/notices/link-free.js';
+import { checkMail } from '../../src/notifications/link-free.js';
 import { Browser, CHANGED_SUBJECT, LINK_SUBJECT, csrfFrom, mailTo, resetTokenFrom, seedAccount, type SeededAccount } from '../support/auth-flow.js';
 import type { ReceivedMail } from '../support/smtp-sink.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -130,7 +130,7 @@ describe('hostile account data and campaign text', () => {
       const [mail] = notices(account.email);
       const parts = { subject: mail.parsed.subject ?? '', text: mail.parsed.text ?? '', html: typeof mail.parsed.html === 'string' ? mail.parsed.html : '' };
       expect(parts.html.length).toBeGreaterThan(100);
-      expect(checkNotice(parts), account.username).toEqual([]);
+      expect(checkMail(parts), account.username).toEqual([]);
       expectNoActiveMarkup(parts.html, `notice html to ${account.username}`);
       expect(parts.html, 'no link markup at all').not.toMatch(/href|<a\b/i);
       for (const [name, value] of Object.entries({ subject: parts.subject, text: parts.text, html: visibleText(parts.html) })) {

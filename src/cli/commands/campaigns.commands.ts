@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { CampaignPreview, CampaignProgress } from '../../campaigns/campaigns.service.js';
 import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
 import { parseDuration } from '../../config/app-config.js';
-import { describeProblems } from '../../notifications/notices/link-free.js';
+import { describeProblems } from '../../notifications/link-free.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
 import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
 

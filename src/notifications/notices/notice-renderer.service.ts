@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { TemplatesService } from '../../templates/templates.service.js';
-import { type LinkProblem, checkNotice, findLinks, neutralise } from './link-free.js';
+import { type LinkProblem, checkMail, findLinks, neutralise } from '../link-free.js';
 
 export interface NoticeCampaign {
   id: number;
@@ -136,7 +136,7 @@ export class NoticeRendererService {
     const realistic = sample ?? REALISTIC_SAMPLE;
     const rendered = [realistic, HOSTILE_SAMPLE, EDGE_SAMPLE].map((recipient) => {
       const notice = this.renderUnchecked(campaign, { ...recipient, locale: realistic.locale });
-      notice.problems = checkNotice(notice);
+      notice.problems = checkMail(notice);
       return notice;
     });
     const seen = new Set<string>();

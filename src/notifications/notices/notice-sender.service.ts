@@ -6,7 +6,7 @@ import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums
 import { MailTransportService, classifySmtpError } from '../../mail/mail-transport.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
-import { describeProblems } from './link-free.js';
+import { describeProblems } from '../link-free.js';
 import { NO_VERIFIED_EMAIL } from './notice-queue.service.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { MailTransportService } from '../../mail/mail-transport.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
-import { TemplatesService } from '../../templates/templates.service.js';
+import { UserMailRendererService } from './user-mail-renderer.service.js';
 
 /** "Your password was changed; if this was not you, contact security." No link, ever. */
 @Injectable()
@@ -10,16 +10,14 @@ export class PasswordChangedMailService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly templates: TemplatesService,
+    private readonly renderer: UserMailRendererService,
     private readonly mail: MailTransportService,
   ) {}
 
   async send(accountId: number): Promise<'sent' | 'no-address'> {
     const account = await this.prisma.account.findUnique({ where: { id: accountId } });
     if (!account?.email || !account.passwordChangedAt) return 'no-address';
-    const rendered = this.templates.renderMail('password-changed', account.locale, {
-      displayName: account.displayName ?? account.username,
-      username: account.username,
+    const rendered = this.renderer.render('password-changed', account, {
       changedAt: account.passwordChangedAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
     });
     // Stable per change, so a retried job is dropped as a duplicate by the receiving side.

@@ -6,8 +6,8 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { MailTransportService } from '../../mail/mail-transport.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
-import { TemplatesService } from '../../templates/templates.service.js';
 import { describeMinutes, linkTtlMinutes } from './reset-tokens.js';
+import { UserMailRendererService } from './user-mail-renderer.service.js';
 
 export type ResetLinkOutcome = 'sent' | 'not-eligible';
 
@@ -24,7 +24,7 @@ export class ResetLinkMailService {
     private readonly prisma: PrismaService,
     private readonly progress: CampaignProgressService,
     private readonly audit: AuditService,
-    private readonly templates: TemplatesService,
+    private readonly renderer: UserMailRendererService,
     private readonly mail: MailTransportService,
   ) {}
 
@@ -55,13 +55,12 @@ export class ResetLinkMailService {
       return 'not-eligible';
     }
     const { account, campaign, ttl, linkId } = issued;
-    const rendered = this.templates.renderMail('reset-link', account.locale, {
-      displayName: account.displayName ?? account.username,
-      username: account.username,
-      resetUrl: `${this.config.http.publicUrl}/reset/${token}`,
-      lifetime: describeMinutes(ttl),
-      phrase: campaign?.phrase,
-    });
+    const rendered = this.renderer.render(
+      'reset-link',
+      account,
+      { lifetime: describeMinutes(ttl), phrase: campaign?.phrase },
+      `${this.config.http.publicUrl}/reset/${token}`,
+    );
     await this.mail.send({ to: account.email!, ...rendered, messageId: `<reset-link-${linkId}@reset-orchestrator>` });
     this.logger.log(`link ${linkId} mailed to account ${accountId}`);
     return 'sent';

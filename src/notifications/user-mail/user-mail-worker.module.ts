@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { PasswordChangedMailService } from './password-changed-mail.service.js';
 import { ResetLinkMailService } from './reset-link-mail.service.js';
+import { UserMailModule } from './user-mail.module.js';
 import { UserMailProcessor } from './user-mail.processor.js';
 
 /** The user-mail sender (BullMQ processor). */
-@Module({ providers: [UserMailProcessor, ResetLinkMailService, PasswordChangedMailService] })
+@Module({ imports: [UserMailModule], providers: [UserMailProcessor, ResetLinkMailService, PasswordChangedMailService] })
 export class UserMailWorkerModule {}
