@@ -14,7 +14,11 @@ import { requestLogLevel } from './request-log-level.js';
           level: config.logLevel,
           redact: { paths: REDACT_PATHS, censor: '[redacted]' },
           serializers: {
-            req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+            req: (req: { id: unknown; method: string; url: string; raw?: { params?: Record<string, unknown> } }) => ({
+              id: req.id,
+              method: req.method,
+              url: redactUrl(req.url, req.raw?.params),
+            }),
             res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
           },
           customLogLevel: requestLogLevel,
