@@ -1,13 +1,11 @@
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, MaxLength, Min } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsDatabaseInt } from '../../common/dto/database-int.js';
 import { SIGN_IN_NEXT_MAX_LENGTH } from '../../operators/operator-authenticator.service.js';
 
 export class PendingPageQueryDto {
   /** Keyset cursor: the last account id of the previous page. */
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
+  @IsDatabaseInt(0)
   after?: number;
 }
 
