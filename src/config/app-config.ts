@@ -71,6 +71,9 @@ const configSchema = z.object({
   NOTICE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(10),
   NOTICE_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
   NOTICE_QUEUE_MAX: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
+  /** The operating-system user running resetctl (through sudo: the one who ran sudo), for the audit actor. */
+  SUDO_USER: z.string().optional(),
+  USER: z.string().optional(),
 });
 
 type ParsedEnv = z.infer<typeof configSchema>;
@@ -83,6 +86,8 @@ export interface AppConfig {
   redis: { url: string; queuePrefix: string };
   mail: { smtpUrl?: string; poolSize: number; from: string; outboxDir: string };
   logLevel: ParsedEnv['LOG_LEVEL'];
+  /** The audit actor of resetctl commands: `cli:` and the operating-system user. */
+  cliActor: string;
   imports: { maxBytes: number; maxLineBytes: number };
   sessions: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
   passwords: { blocklistFile?: string; historySize: number; racfRelaxed: boolean; minChangeSeconds?: number; expiryDays?: number };
@@ -107,6 +112,15 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
+/**
+ * `$USER` is whatever the caller's environment says: only a login name's characters are kept, so it can neither pose
+ * as another kind of actor (`operator:admin`) nor carry line breaks or markup into the audit log.
+ */
+function cliActor(user: string | undefined): string {
+  const name = (user ?? '').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+  return `cli:${name || 'unknown'}`;
+}
+
 /** Validates the environment once at boot; nothing else in the application reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const result = configSchema.safeParse(env);
@@ -123,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redis: { url: c.REDIS_URL, queuePrefix: c.QUEUE_PREFIX },
     mail: { smtpUrl: c.SMTP_URL, poolSize: c.SMTP_POOL_SIZE, from: c.MAIL_FROM, outboxDir: c.MAIL_OUTBOX_DIR },
     logLevel: c.LOG_LEVEL,
+    cliActor: cliActor(c.SUDO_USER || c.USER),
     imports: { maxBytes: c.IMPORT_MAX_BYTES, maxLineBytes: c.IMPORT_MAX_LINE_BYTES },
     sessions: { idleTimeoutSeconds: c.SESSION_IDLE_TIMEOUT, absoluteTimeoutSeconds: c.SESSION_ABSOLUTE_TIMEOUT },
     passwords: {
