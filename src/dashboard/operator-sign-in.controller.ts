@@ -45,7 +45,7 @@ export class OperatorSignInController {
     }
     try {
       const { sessionId } = await this.sessions.signIn(form.username ?? '', form.password ?? '', req.ip ?? 'unknown');
-      res.clearCookie(SIGN_IN_CSRF_COOKIE, { path: '/' });
+      res.clearCookie(SIGN_IN_CSRF_COOKIE, this.sessions.cookieOptions());
       res.cookie(this.sessions.cookieName, sessionId, this.sessions.cookieOptions());
       res.redirect(303, next);
     } catch (err) {
@@ -64,7 +64,7 @@ export class OperatorSignInController {
   @UseFilters(DashboardPageFilter)
   async signOut(@Body() _form: SignOutFormDto, @CurrentOperator() operator: AuthenticatedOperator, @Res() res: Response) {
     await this.sessions.signOut(operator);
-    res.clearCookie(this.sessions.cookieName, { path: '/' });
+    res.clearCookie(this.sessions.cookieName, this.sessions.cookieOptions());
     res.redirect(303, '/operator/sign-in');
   }
 }

@@ -5,6 +5,8 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Queue } from 'bullmq';
+import { restrictedSessionFence } from '../auth/restricted-session.middleware.js';
+import { SessionsService } from '../auth/sessions.service.js';
 import type { OperatorRole } from '../generated/prisma/enums.js';
 import { operatorAccess } from '../operators/operator-access.middleware.js';
 import { OperatorAuthenticatorService } from '../operators/operator-authenticator.service.js';
@@ -29,7 +31,7 @@ export function mountApiDocs(app: INestApplication): void {
       .build(),
   );
   const guard = operatorAccess(app.get(OperatorAuthenticatorService), API_DOCS_ROLES);
-  app.use([`/${API_DOCS_PATH}`, `/${API_DOCS_PATH}-json`, `/${API_DOCS_PATH}-yaml`], guard);
+  app.use([`/${API_DOCS_PATH}`, `/${API_DOCS_PATH}-json`, `/${API_DOCS_PATH}-yaml`], restrictedSessionFence(app.get(SessionsService)), guard);
   SwaggerModule.setup(API_DOCS_PATH, app, document);
 }
 
@@ -39,5 +41,5 @@ export function mountQueueBoard(app: INestApplication): void {
   const queues = Object.values(QUEUES).map((name) => new BullMQAdapter(app.get<Queue>(getQueueToken(name), { strict: false })));
   // @bull-board/express pins its own copy of @bull-board/api; the classes differ only in private fields.
   createBullBoard({ queues, serverAdapter: serverAdapter as unknown as BoardOptions['serverAdapter'], options: { uiConfig: { boardTitle: 'Reset queues' } } });
-  app.use(QUEUE_BOARD_PATH, operatorAccess(app.get(OperatorAuthenticatorService), QUEUE_BOARD_ROLES), serverAdapter.getRouter());
+  app.use(QUEUE_BOARD_PATH, restrictedSessionFence(app.get(SessionsService)), operatorAccess(app.get(OperatorAuthenticatorService), QUEUE_BOARD_ROLES), serverAdapter.getRouter());
 }

@@ -5,11 +5,14 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { RateLimiterService } from '../rate-limit/rate-limiter.service.js';
 import { RedisService } from '../redis/redis.module.js';
 import type { AuthenticatedOperator } from './roles.decorator.js';
 
 /** Sign-in attempts allowed per window, per operator name and per client address. */
 export const SIGN_IN_LIMITS = { windowSeconds: 15 * 60, perUsername: 10, perAddress: 50 } as const;
+/** How long the count of failures not written to the audit log waits for that address's next entry. */
+const UNRECORDED_FAILURES_KEPT_SECONDS = 30 * 86_400;
 /** lastSeenAt is written at most this often, so a polling dashboard does not write on every request. */
 const TOUCH_INTERVAL_MS = 30_000;
 
@@ -33,6 +36,7 @@ export class OperatorSessionsService {
     private readonly redis: RedisService,
     private readonly hasher: PasswordHasherService,
     private readonly audit: AuditService,
+    private readonly limiter: RateLimiterService,
   ) {
     // __Host- pins the cookie to this origin and path; browsers only accept it with Secure.
     this.cookieName = config.http.secureCookies ? '__Host-ro_operator' : 'ro_operator';
@@ -49,7 +53,7 @@ export class OperatorSessionsService {
     const operator = await this.prisma.operator.findUnique({ where: { username: name } });
     const valid = operator && !operator.disabledAt ? await this.hasher.verify(operator.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
     if (!operator || !valid) {
-      await this.audit.recordNow({ actor: 'system', action: 'operator.sign-in.failed', details: { username: name.slice(0, 100), address } });
+      await this.recordFailure(name, address);
       throw new UnauthorizedException('unknown operator or wrong password');
     }
     await this.redis.del(this.limitKey('u', name));
@@ -94,6 +98,25 @@ export class OperatorSessionsService {
     await this.prisma.$transaction(async (tx) => {
       await tx.operatorSession.updateMany({ where: { idHash, revokedAt: null }, data: { revokedAt: new Date() } });
       await this.audit.record(tx, { actor: `operator:${operator.username}`, action: 'operator.sign-out' });
+    });
+  }
+
+  /**
+   * Anyone can fail a sign-in, so failures must not grow the audit log at a client's will: the first failure per address
+   * and window is recorded, the later ones are counted and the count goes into that address's next entry.
+   */
+  private async recordFailure(username: string, address: string): Promise<void> {
+    const unrecorded = this.limiter.key('operator-sign-in-failures-unrecorded', address);
+    const first = await this.limiter.consume([{ key: this.limiter.key('operator-sign-in-failure-recorded', address), max: 1 }]);
+    if (!first.allowed) {
+      await this.redis.multi().incr(unrecorded).expire(unrecorded, UNRECORDED_FAILURES_KEPT_SECONDS).exec();
+      return;
+    }
+    const earlier = Number((await this.redis.getdel(unrecorded)) ?? 0);
+    await this.audit.recordNow({
+      actor: 'system',
+      action: 'operator.sign-in.failed',
+      details: { username: username.slice(0, 100), address, ...(earlier ? { unrecordedEarlierFailures: earlier } : {}) },
     });
   }
 

@@ -4,6 +4,7 @@ import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { TemplatesService } from '../../templates/templates.service.js';
 import { type LinkProblem, checkMail, findLinks, neutralise } from '../link-free.js';
+import { USER_MAIL_TEMPLATES } from '../user-mail/user-mail-renderer.service.js';
 
 export interface NoticeCampaign {
   id: number;
@@ -66,8 +67,9 @@ export class NoticeRendererService {
     this.messageIdSalt = sha256Hex(config.http.publicUrl).slice(0, 10);
   }
 
+  /** A notice template: a mail template that is not one of the mails users ask for (a confirmation must never go out as a notice). */
   templateExists(name: string): boolean {
-    return this.templates.mailExists(name);
+    return !(USER_MAIL_TEMPLATES as readonly string[]).includes(name) && this.templates.mailExists(name);
   }
 
   /**
@@ -120,7 +122,7 @@ export class NoticeRendererService {
 
   /** `resetctl templates preview`: the template with sample campaign text. */
   previewTemplate(name: string, locale = 'en'): { sample: RenderedNotice; problems: LinkProblem[] } {
-    if (!this.templates.mailExists(name)) throw new Error(`no mail template "${name}" in templates/mail`);
+    if (!this.templateExists(name)) throw new Error(`no notice template "${name}" in templates/mail`);
     const campaign = {
       id: 0,
       incidentRef: 'INC-0000',

@@ -4,7 +4,9 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { type RenderedMail, TemplatesService } from '../../templates/templates.service.js';
 import { checkMail, describeProblems, neutralise } from '../link-free.js';
 
-export type UserMailTemplate = 'reset-link' | 'password-changed' | 'secret-link';
+/** The mails a user asks for; every other template under templates/mail is a campaign notice. */
+export const USER_MAIL_TEMPLATES = ['reset-link', 'password-changed', 'secret-link'] as const;
+export type UserMailTemplate = (typeof USER_MAIL_TEMPLATES)[number];
 
 export interface UserMailAccount {
   username: string;
