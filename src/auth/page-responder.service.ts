@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { newOpaqueToken } from '../common/tokens.js';
+import { isOpaqueToken, newOpaqueToken } from '../common/tokens.js';
 import { TemplatesService } from '../templates/templates.service.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -54,7 +54,7 @@ export class PageResponderService {
   /** Double-submit token for forms posted before there is a session: a random cookie the form must echo. */
   private loginCsrf(req: Request, res: Response): string {
     const existing: unknown = req.cookies?.[this.sessions.loginCsrfCookieName];
-    if (typeof existing === 'string' && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+    if (isOpaqueToken(existing)) return existing;
     const token = newOpaqueToken();
     res.cookie(this.sessions.loginCsrfCookieName, token, this.sessions.cookieOptions());
     return token;

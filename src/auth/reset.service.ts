@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { safeEqualHex, sha256Hex } from '../common/tokens.js';
+import { isOpaqueToken, safeEqualHex, sha256Hex } from '../common/tokens.js';
 import type { ResetToken } from '../generated/prisma/client.js';
-import { RESET_TOKEN_PATTERN } from '../notifications/user-mail/reset-tokens.js';
 import { PasswordChangeAbortedError } from '../passwords/password-change.service.js';
 import type { PolicyFailure } from '../passwords/password-policy.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
@@ -38,7 +37,7 @@ export class ResetService {
 
   /** The usable token row; malformed, unknown, used, revoked and expired tokens all answer the same: null. */
   async findUsable(token: string): Promise<ResetToken | null> {
-    if (!RESET_TOKEN_PATTERN.test(token)) return null;
+    if (!isOpaqueToken(token)) return null;
     const hash = sha256Hex(token);
     const row = await this.prisma.resetToken.findUnique({ where: { tokenHash: hash } });
     if (!row || !safeEqualHex(row.tokenHash, hash)) return null;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
+import { isOpaqueToken, newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { SessionKind } from '../generated/prisma/enums.js';
@@ -9,7 +9,6 @@ import { PrismaService } from '../prisma/prisma.service.js';
 import { RedisService } from '../redis/redis.module.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
-const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 /** lastSeenAt is written at most this often per session. */
 const TOUCH_EVERY_MS = 15_000;
 
@@ -74,7 +73,7 @@ export class SessionsService {
   /** The live session behind the request's cookie, or undefined when it is absent, unknown, revoked, idle too long or expired. */
   async fromRequest(req: Request): Promise<ActiveSession | undefined> {
     const id: unknown = req.cookies?.[this.cookieName];
-    if (typeof id !== 'string' || !SESSION_ID.test(id)) return undefined;
+    if (!isOpaqueToken(id)) return undefined;
     const row = await this.prisma.session.findUnique({ where: { idHash: sha256Hex(id) }, include: { account: { select: { username: true } } } });
     const now = Date.now();
     if (!row || row.revokedAt || row.expiresAt.getTime() <= now) return undefined;

@@ -1,6 +1,3 @@
-/** A reset token as mailed: 32 random bytes, base64url without padding. Anything else is treated like an expired link. */
-export const RESET_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-
 export const DEFAULT_LINK_TTL_MINUTES = 30;
 export const MAX_LINK_TTL_MINUTES = 24 * 60;
 

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { type RenderedMail, TemplatesService } from '../../templates/templates.service.js';
+import { isOpaqueToken } from '../../common/tokens.js';
 import { checkMail, describeProblems, neutralise } from '../link-free.js';
 
 /** The mails a user asks for; every other template under templates/mail is a campaign notice. */
@@ -48,6 +49,6 @@ export class UserMailRendererService {
 
   private isOwnLink(link: string, path: string): boolean {
     const prefix = `${this.config.http.publicUrl}/${path}/`;
-    return link.startsWith(prefix) && /^[A-Za-z0-9_-]{43}$/.test(link.slice(prefix.length));
+    return link.startsWith(prefix) && isOpaqueToken(link.slice(prefix.length));
   }
 }
