@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isOpaqueToken, newOpaqueToken } from '../common/tokens.js';
 import { TemplatesService } from '../templates/templates.service.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -45,18 +44,9 @@ export class PageResponderService {
       return;
     }
     const vars: Record<string, unknown> = { ...outcome.vars, title: outcome.title };
-    if (outcome.loginForm) vars.loginCsrf = this.loginCsrf(req, res);
+    if (outcome.loginForm) vars.loginCsrf = this.sessions.loginCsrf.issue(req, res);
     res.status(outcome.status ?? 200);
     if (json) res.json({ ...(outcome.json ?? outcome.vars), ...(outcome.loginForm ? { csrfToken: vars.loginCsrf } : {}) });
     else res.type('html').send(this.templates.renderPage(outcome.page, vars));
-  }
-
-  /** Double-submit token for forms posted before there is a session: a random cookie the form must echo. */
-  private loginCsrf(req: Request, res: Response): string {
-    const existing: unknown = req.cookies?.[this.sessions.loginCsrfCookieName];
-    if (isOpaqueToken(existing)) return existing;
-    const token = newOpaqueToken();
-    res.cookie(this.sessions.loginCsrfCookieName, token, this.sessions.cookieOptions());
-    return token;
   }
 }

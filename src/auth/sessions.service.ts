@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
+import { PreSessionCsrf } from '../common/csrf.js';
 import { isOpaqueToken, newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -23,7 +24,8 @@ export interface CookieOptions {
 @Injectable()
 export class SessionsService {
   readonly cookieName: string;
-  readonly loginCsrfCookieName: string;
+  /** The double-submit token of forms posted before there is a session (sign-in). */
+  readonly loginCsrf: PreSessionCsrf;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -33,7 +35,7 @@ export class SessionsService {
   ) {
     // __Host- pins the cookie to this origin and path; browsers only accept it over https.
     this.cookieName = config.http.secureCookies ? '__Host-ro_session' : 'ro_session';
-    this.loginCsrfCookieName = config.http.secureCookies ? '__Host-ro_login_csrf' : 'ro_login_csrf';
+    this.loginCsrf = new PreSessionCsrf(config.http.secureCookies);
   }
 
   cookieOptions(): CookieOptions {

@@ -1,6 +1,6 @@
 import { HttpException, HttpStatus, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
-import { newOpaqueToken, safeEqualHex, sha256Hex } from '../common/tokens.js';
+import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
@@ -85,11 +85,6 @@ export class OperatorSessionsService {
       await this.prisma.operatorSession.update({ where: { idHash }, data: { lastSeenAt: new Date(now) } });
     }
     return { id: row.operator.id, username: row.operator.username, role: row.operator.role, session: { idHash, csrfToken: row.csrfToken } };
-  }
-
-  csrfMatches(operator: AuthenticatedOperator, submitted: unknown): boolean {
-    if (!operator.session || typeof submitted !== 'string' || submitted.length > 100) return false;
-    return safeEqualHex(sha256Hex(submitted), sha256Hex(operator.session.csrfToken));
   }
 
   async signOut(operator: AuthenticatedOperator): Promise<void> {

@@ -82,7 +82,7 @@ describe('operator cookies over https', () => {
     const { password } = await t.get(OperatorsService).create('casey', 'manager', 'test');
     const signedIn = await signInWith(t, 'casey', password);
     expect(signedIn.setCookie).toMatch(/^__Host-ro_operator=[^;]+;.*Secure/i);
-    const clearedForm = signedIn.setCookies.find((c) => /^ro_operator_sign_in=;/.test(c));
+    const clearedForm = signedIn.setCookies.find((c) => /^__Host-ro_login_csrf=;/.test(c));
     expect(clearedForm).toMatch(/;\s*Secure/i);
 
     const operator = await signIn(t, 'manager', 'drew');
