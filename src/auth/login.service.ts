@@ -39,7 +39,7 @@ export class LoginService {
       page: 'login',
       title: 'Sign in',
       loginForm: true,
-      vars: { notice: notice ? NOTICES[notice] : undefined, signedInAs: session?.username },
+      vars: { notice: notice ? NOTICES[notice] : undefined, noticeCode: notice && NOTICES[notice] ? notice : undefined, signedInAs: session?.username },
     };
   }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { LANGUAGES, languageOf } from '../templates/locale.js';
 import { TemplatesService } from '../templates/templates.service.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -14,6 +15,8 @@ export type Outcome = (
       json?: Record<string, unknown>;
       /** The page carries a sign-in form, which needs the pre-session CSRF token. */
       loginForm?: boolean;
+      /** The account's locale; without one the page follows the browser's Accept-Language. */
+      locale?: string | null;
     }
   | { redirect: string; json?: Record<string, unknown> }
 ) & {
@@ -43,7 +46,8 @@ export class PageResponderService {
       else res.redirect(303, outcome.redirect);
       return;
     }
-    const vars: Record<string, unknown> = { ...outcome.vars, title: outcome.title };
+    const lang = languageOf(outcome.locale ?? (req.acceptsLanguages(...LANGUAGES) || undefined));
+    const vars: Record<string, unknown> = { ...outcome.vars, lang, title: this.templates.message(lang, `title.${outcome.page}`) ?? outcome.title };
     if (outcome.loginForm) vars.loginCsrf = this.sessions.loginCsrf.issue(req, res);
     res.status(outcome.status ?? 200);
     if (json) res.json({ ...(outcome.json ?? outcome.vars), ...(outcome.loginForm ? { csrfToken: vars.loginCsrf } : {}) });

@@ -101,10 +101,11 @@ export class ResetService {
   }
 
   private async form(token: string, session: ActiveSession, accountId: number, failures: PolicyFailure[] = []): Promise<Outcome> {
-    const account = await this.prisma.account.findUniqueOrThrow({ where: { id: accountId }, select: { username: true, policyPreset: true } });
+    const account = await this.prisma.account.findUniqueOrThrow({ where: { id: accountId }, select: { username: true, policyPreset: true, locale: true } });
     return {
       page: 'new-password',
       title: 'Choose a new password',
+      locale: account.locale,
       status: failures.length ? 422 : 200,
       vars: { action: `/reset/${token}`, username: account.username, rules: this.policy.describe(account.policyPreset), failures, csrf: session.csrfToken },
       json: { username: account.username, rules: this.policy.describe(account.policyPreset), failures, csrfToken: session.csrfToken },

@@ -38,6 +38,22 @@ const configSchema = z.object({
   SMTP_URL: z.string().url().optional(),
   SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(5),
   MAIL_FROM: z.string().default('Security Team <security@example.invalid>'),
+  /** Shown on the sign-in page and in every mail, so users can tell who writes to them. */
+  ORGANISATION_NAME: z.string().trim().min(1).max(100).optional(),
+  /** How users reach the help desk (a phone number or desk name: notices carry no address or link). */
+  HELPDESK_CONTACT: z.string().trim().min(1).max(100).optional(),
+  /** The time zone of times shown to users in mails and pages. */
+  TIME_ZONE: z
+    .string()
+    .default('UTC')
+    .refine((zone) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a time zone name (e.g. UTC, Europe/Berlin)'),
   MAIL_OUTBOX_DIR: z.string().default('var/outbox'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   IMPORT_MAX_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
@@ -85,6 +101,8 @@ export interface AppConfig {
   database: { url: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
   mail: { smtpUrl?: string; poolSize: number; from: string; outboxDir: string };
+  /** What users see about who writes to them: the organisation, its help desk, and the zone of every time shown. */
+  audience: { organisation?: string; helpdesk?: string; timeZone: string };
   logLevel: ParsedEnv['LOG_LEVEL'];
   /** The audit actor of resetctl commands: `cli:` and the operating-system user. */
   cliActor: string;
@@ -136,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     database: { url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE },
     redis: { url: c.REDIS_URL, queuePrefix: c.QUEUE_PREFIX },
     mail: { smtpUrl: c.SMTP_URL, poolSize: c.SMTP_POOL_SIZE, from: c.MAIL_FROM, outboxDir: c.MAIL_OUTBOX_DIR },
+    audience: { organisation: c.ORGANISATION_NAME, helpdesk: c.HELPDESK_CONTACT, timeZone: c.TIME_ZONE },
     logLevel: c.LOG_LEVEL,
     cliActor: cliActor(c.SUDO_USER || c.USER),
     imports: { maxBytes: c.IMPORT_MAX_BYTES, maxLineBytes: c.IMPORT_MAX_LINE_BYTES },

@@ -8,8 +8,10 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { MailTransportService, classifySmtpError } from '../mail/mail-transport.service.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
+import { neutralise } from '../notifications/link-free.js';
 import { UserMailRendererService } from '../notifications/user-mail/user-mail-renderer.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { formatDateTime } from '../templates/locale.js';
 import { EXTERNAL_REF_PATTERN } from './dto/issue-temporary-password.dto.js';
 import type { SecretStatusDto, TemporaryPasswordIssuedDto } from './dto/temporary-password-issued.dto.js';
 import { SecretCipher } from './secret-cipher.js';
@@ -230,7 +232,12 @@ export class SecretsService {
     actor: string,
   ): Promise<{ sent: boolean; error?: string }> {
     try {
-      const rendered = this.renderer.render('secret-link', account, { expiresAt: expiresAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') }, url);
+      const rendered = this.renderer.render(
+        'secret-link',
+        account,
+        { expiresAt: formatDateTime(expiresAt, account.locale, this.config.audience.timeZone), issuer: neutralise(actor.replace(/^(operator|cli):/, '')) },
+        url,
+      );
       await this.mail.send({ to: account.email!, ...rendered, messageId: `<secret-${secretId}@reset-orchestrator>` });
       await this.audit.recordNow({ actor, action: 'secret.link-emailed', details: { secretId, username: account.username } });
       return { sent: true };

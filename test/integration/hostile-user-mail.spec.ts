@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, CHANGED_SUBJECT, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, resetTokenFrom, seedAccount, type SeededAccount } from '../support/auth-flow.js';
+import { visibleText } from '../support/mail-text.js';
 import type { ReceivedMail } from '../support/smtp-sink.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
@@ -12,18 +13,6 @@ const HOSTILE_NAMES = [
   '<a href="https://evil.example/reset">Reset here</a>',
   'Bob www.evil.example bob@evil.example 10.0.0.1',
 ];
-
-/** What a reader sees in an HTML part: tags dropped, entities decoded. */
-function visibleText(html: string): string {
-  return html
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCodePoint(Number.parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_, d: string) => String.fromCodePoint(Number(d)))
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&');
-}
 
 /** Everything a linkifier could turn into a link, found independently of the product's own check. */
 function linksIn(text: string): string[] {

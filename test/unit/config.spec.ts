@@ -35,6 +35,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ USER: 'x'.repeat(500) }).cliActor).toBe(`cli:${'x'.repeat(64)}`);
   });
 
+  it('takes the organisation, help desk and time zone users see, and refuses an unknown zone', () => {
+    expect(loadConfig({}).audience).toEqual({ organisation: undefined, helpdesk: undefined, timeZone: 'UTC' });
+    expect(loadConfig({ ORGANISATION_NAME: ' Acme ', HELPDESK_CONTACT: '+1 555 0100', TIME_ZONE: 'Europe/Berlin' }).audience).toEqual({
+      organisation: 'Acme',
+      helpdesk: '+1 555 0100',
+      timeZone: 'Europe/Berlin',
+    });
+    expect(() => loadConfig({ TIME_ZONE: 'Mars/Olympus' })).toThrowError(/TIME_ZONE: not a time zone name/);
+  });
+
   it('parses durations', () => {
     expect(parseDuration('30m')).toBe(1800);
     expect(parseDuration('24h')).toBe(86400);

@@ -6,7 +6,8 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { MailTransportService } from '../../mail/mail-transport.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
-import { describeMinutes, linkTtlMinutes } from './reset-tokens.js';
+import { describeDuration } from '../../templates/locale.js';
+import { linkTtlMinutes } from './reset-tokens.js';
 import { UserMailRendererService } from './user-mail-renderer.service.js';
 
 export type ResetLinkOutcome = 'sent' | 'not-eligible';
@@ -58,7 +59,7 @@ export class ResetLinkMailService {
     const rendered = this.renderer.render(
       'reset-link',
       account,
-      { lifetime: describeMinutes(ttl), phrase: campaign?.phrase },
+      { lifetime: describeDuration(ttl, account.locale), phrase: campaign?.phrase },
       `${this.config.http.publicUrl}/reset/${token}`,
     );
     await this.mail.send({ to: account.email!, ...rendered, messageId: `<reset-link-${linkId}@reset-orchestrator>` });

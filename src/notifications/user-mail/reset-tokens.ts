@@ -18,8 +18,3 @@ export function maskEmail(email: string): string {
   const maskedDomain = dot > 0 ? `${domain[0]}***${domain.slice(dot)}` : `${domain[0]}***`;
   return `${maskedLocal}@${maskedDomain}`;
 }
-
-export function describeMinutes(minutes: number): string {
-  if (minutes % 60 === 0) return minutes === 60 ? '1 hour' : `${minutes / 60} hours`;
-  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
-}
