@@ -45,7 +45,10 @@ export class LoginService {
 
   async submit(form: LoginDto, ip: string, current?: ActiveSession): Promise<Outcome> {
     const result = await this.signIn(form, ip, current);
-    if (!result.ok) return { page: 'login', title: 'Sign in', status: result.status, loginForm: true, vars: { error: result.message, username: form.username } };
+    if (!result.ok) {
+      const errorCode = result.status === 401 ? 'invalid-credentials' : undefined;
+      return { page: 'login', title: 'Sign in', status: result.status, loginForm: true, vars: { error: result.message, errorCode, username: form.username } };
+    }
     return { redirect: homeOf(result.kind), session: result.sessionId, json: { kind: result.kind } };
   }
 

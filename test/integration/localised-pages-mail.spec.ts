@@ -79,6 +79,14 @@ describe('pages and mails in the user’s language, with the organisation and it
       expect(html, header).toContain(`<h1>${heading}</h1>`);
       expectOrganisation(html, `sign-in page for ${header}`);
     }
+    const wrong = await new Browser(t.baseUrl).request('GET', '/login', { headers: { 'accept-language': 'de' } });
+    const failed = await fetch(`${t.baseUrl}/login`, {
+      method: 'POST',
+      headers: { 'accept-language': 'de', 'content-type': 'application/x-www-form-urlencoded', cookie: wrong.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') },
+      body: new URLSearchParams({ username: 'nobody', password: 'wrong password', _csrf: csrfFrom(wrong.body) }).toString(),
+    });
+    expect(failed.status).toBe(401);
+    expect(await failed.text()).toContain('Benutzername oder Passwort ist falsch.');
   });
 
   it.each(['de', 'fr', 'en', 'pt'] as const)('walks a %s account through pages and mails in its language', async (key) => {
