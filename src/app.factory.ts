@@ -7,7 +7,9 @@ import helmet from 'helmet';
 import { AppLogger } from './logging/app-logger.js';
 import { AppModule } from './app.module.js';
 import { BodylessRoutesInterceptor } from './common/bodyless-routes.interceptor.js';
-import { mountApiDocs, mountQueueBoard } from './operators/operator-tools.js';
+import { restrictedSessionFence } from './auth/restricted-session.middleware.js';
+import { SessionsService } from './auth/sessions.service.js';
+import { API_DOCS_PATHS, QUEUE_BOARD_PATH, mountApiDocs, mountQueueBoard } from './operators/operator-tools.js';
 import { TEMPLATES_DIR } from './templates/templates.service.js';
 import path from 'node:path';
 import type { AppConfig } from './config/app-config.js';
@@ -34,6 +36,8 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   app.use(express.urlencoded({ extended: false, limit: JSON_BODY_LIMIT }));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalInterceptors(new BodylessRoutesInterceptor());
+  // Nest guards never see these Express-mounted pages: a pre_reset or password_change session is kept out here.
+  app.use([...API_DOCS_PATHS, QUEUE_BOARD_PATH], restrictedSessionFence(app.get(SessionsService)));
   mountApiDocs(app);
   mountQueueBoard(app);
   app.enableShutdownHooks();

@@ -1,5 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { formatDateTime } from '../templates/locale.js';
 import type { Outcome } from './page-responder.service.js';
 import { SessionsService } from './sessions.service.js';
 import type { ActiveSession } from './user-page.decorator.js';
@@ -8,6 +11,7 @@ import type { ActiveSession } from './user-page.decorator.js';
 @Injectable()
 export class AccountService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly sessions: SessionsService,
   ) {}
@@ -15,10 +19,17 @@ export class AccountService {
   async page(session: ActiveSession): Promise<Outcome> {
     const account = await this.prisma.account.findUniqueOrThrow({
       where: { id: session.accountId },
-      select: { username: true, displayName: true, passwordChangedAt: true },
+      select: { username: true, displayName: true, passwordChangedAt: true, locale: true },
     });
-    const vars = { username: account.username, displayName: account.displayName ?? account.username, passwordChangedAt: account.passwordChangedAt?.toISOString() };
-    return { page: 'account', title: 'Your account', vars: { ...vars, csrf: session.csrfToken }, json: { ...vars, csrfToken: session.csrfToken } };
+    const vars = { username: account.username, displayName: account.displayName ?? account.username };
+    const changedAt = account.passwordChangedAt;
+    return {
+      page: 'account',
+      title: 'Your account',
+      locale: account.locale,
+      vars: { ...vars, passwordChangedAt: changedAt && formatDateTime(changedAt, account.locale, this.config.audience.timeZone), csrf: session.csrfToken },
+      json: { ...vars, passwordChangedAt: changedAt?.toISOString(), csrfToken: session.csrfToken },
+    };
   }
 
   async logout(session?: ActiveSession): Promise<Outcome> {

@@ -22,7 +22,7 @@ export class ForcedChangeService {
   ) {}
 
   async page(session: ActiveSession, failures: PolicyFailure[] = []): Promise<Outcome> {
-    const account = await this.prisma.account.findUniqueOrThrow({ where: { id: session.accountId }, select: { username: true, policyPreset: true, passwordExpired: true } });
+    const account = await this.prisma.account.findUniqueOrThrow({ where: { id: session.accountId }, select: { username: true, policyPreset: true, passwordExpired: true, locale: true } });
     const rules = this.policy.describe(account.policyPreset);
     const intro = account.passwordExpired
       ? 'You signed in with a temporary password. Choose your own password now.'
@@ -30,6 +30,7 @@ export class ForcedChangeService {
     return {
       page: 'new-password',
       title: 'Choose a new password',
+      locale: account.locale,
       status: failures.length ? 422 : 200,
       vars: { action: '/password/change', intro, username: account.username, rules, failures, csrf: session.csrfToken },
       json: { intro, username: account.username, rules, failures, csrfToken: session.csrfToken },

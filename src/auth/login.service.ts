@@ -44,13 +44,16 @@ export class LoginService {
       page: 'login',
       title: 'Sign in',
       loginForm: true,
-      vars: { notice: notice ? NOTICES[notice] : undefined, signedInAs: session?.username },
+      vars: { notice: notice ? NOTICES[notice] : undefined, noticeCode: notice && NOTICES[notice] ? notice : undefined, signedInAs: session?.username },
     };
   }
 
   async submit(form: LoginDto, client: SignInRequest, current?: ActiveSession): Promise<Outcome> {
     const result = await this.signIn(form, client, current);
-    if (!result.ok) return { page: 'login', title: 'Sign in', status: result.status, loginForm: true, vars: { error: result.message, username: form.username } };
+    if (!result.ok) {
+      const errorCode = result.status === 401 ? 'invalid-credentials' : undefined;
+      return { page: 'login', title: 'Sign in', status: result.status, loginForm: true, vars: { error: result.message, errorCode, username: form.username } };
+    }
     return { redirect: homeOf(result.kind), session: result.sessionId, device: result.device, json: { kind: result.kind } };
   }
 

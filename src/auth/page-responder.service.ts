@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { newOpaqueToken } from '../common/tokens.js';
+import { LANGUAGES, languageOf } from '../templates/locale.js';
 import { TemplatesService } from '../templates/templates.service.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -15,6 +15,8 @@ export type Outcome = (
       json?: Record<string, unknown>;
       /** The page carries a sign-in form, which needs the pre-session CSRF token. */
       loginForm?: boolean;
+      /** The account's locale; without one the page follows the browser's Accept-Language. */
+      locale?: string | null;
     }
   | { redirect: string; json?: Record<string, unknown> }
 ) & {
@@ -53,8 +55,9 @@ export class PageResponderService {
       else res.redirect(303, outcome.redirect);
       return;
     }
-    const vars: Record<string, unknown> = { ...outcome.vars, title: outcome.title };
-    if (outcome.loginForm) vars.loginCsrf = this.loginCsrf(req, res);
+    const lang = languageOf(outcome.locale ?? (req.acceptsLanguages(...LANGUAGES) || undefined));
+    const vars: Record<string, unknown> = { ...outcome.vars, lang, title: this.templates.message(lang, `title.${outcome.page}`) ?? outcome.title };
+    if (outcome.loginForm) vars.loginCsrf = this.sessions.loginCsrf.issue(req, res);
     res.status(outcome.status ?? 200);
     if (json) res.json({ ...(outcome.json ?? outcome.vars), ...(outcome.loginForm ? { csrfToken: vars.loginCsrf } : {}) });
     else res.type('html').send(this.templates.renderPage(outcome.page, vars));
@@ -64,14 +67,5 @@ export class PageResponderService {
   signInRequest(req: Request): SignInRequest {
     const device: unknown = req.cookies?.[this.sessions.deviceCookieName];
     return { ip: req.ip ?? '', device: typeof device === 'string' ? device : undefined };
-  }
-
-  /** Double-submit token for forms posted before there is a session: a random cookie the form must echo. */
-  private loginCsrf(req: Request, res: Response): string {
-    const existing: unknown = req.cookies?.[this.sessions.loginCsrfCookieName];
-    if (typeof existing === 'string' && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
-    const token = newOpaqueToken();
-    res.cookie(this.sessions.loginCsrfCookieName, token, this.sessions.cookieOptions());
-    return token;
   }
 }

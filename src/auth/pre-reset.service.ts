@@ -3,11 +3,12 @@ import { hasReachableEmail } from '../accounts/reachable-email.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { UserMailService } from '../notifications/user-mail/user-mail.service.js';
-import { describeMinutes, linkTtlMinutes, maskEmail } from '../notifications/user-mail/reset-tokens.js';
+import { linkTtlMinutes, maskEmail } from '../notifications/user-mail/reset-tokens.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
 import type { Outcome } from './page-responder.service.js';
 import { RateLimiterService, minutesText } from '../rate-limit/rate-limiter.service.js';
+import { describeDuration } from '../templates/locale.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
 /** The page a must-reset account lands on after a correct password: why, and one button that mails a link. */
@@ -52,22 +53,29 @@ export class PreResetService {
 
   private render(
     session: ActiveSession,
-    { account, campaign }: { account: { email: string | null; emailVerified: boolean; username: string }; campaign: { reason: string; phrase: string; linkTtlMinutes: number } | null },
+    { account, campaign }: { account: { email: string | null; emailVerified: boolean; username: string; locale: string }; campaign: { reason: string; phrase: string; linkTtlMinutes: number } | null },
     options: { sent?: boolean; status?: number; error?: string },
   ): Outcome {
     const canSendLink = hasReachableEmail(account);
     const vars = {
       username: account.username,
-      reason: campaign?.reason ?? 'Your password has to be changed before you can continue.',
+      reason: campaign?.reason,
       phrase: campaign?.phrase,
       canSendLink,
       maskedEmail: canSendLink ? maskEmail(account.email!) : undefined,
-      lifetime: describeMinutes(linkTtlMinutes(campaign?.linkTtlMinutes)),
+      lifetime: describeDuration(linkTtlMinutes(campaign?.linkTtlMinutes), account.locale),
       sent: options.sent && canSendLink,
       error: options.error,
       csrf: session.csrfToken,
     };
     const { csrf, ...json } = vars;
-    return { page: 'pre-reset', title: 'Change your password', status: options.status, vars, json: { ...json, csrfToken: csrf } };
+    return {
+      page: 'pre-reset',
+      title: 'Change your password',
+      locale: account.locale,
+      status: options.status,
+      vars,
+      json: { ...json, reason: json.reason ?? 'Your password has to be changed before you can continue.', csrfToken: csrf },
+    };
   }
 }

@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { safeEqualHex, sha256Hex } from '../common/tokens.js';
+import { isOpaqueToken, safeEqualHex, sha256Hex } from '../common/tokens.js';
 import type { ResetToken } from '../generated/prisma/client.js';
-import { RESET_TOKEN_PATTERN } from '../notifications/user-mail/reset-tokens.js';
 import { PasswordChangeAbortedError } from '../passwords/password-change.service.js';
 import type { PolicyFailure } from '../passwords/password-policy.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
@@ -38,7 +37,7 @@ export class ResetService {
 
   /** The usable token row; malformed, unknown, used, revoked and expired tokens all answer the same: null. */
   async findUsable(token: string): Promise<ResetToken | null> {
-    if (!RESET_TOKEN_PATTERN.test(token)) return null;
+    if (!isOpaqueToken(token)) return null;
     const hash = sha256Hex(token);
     const row = await this.prisma.resetToken.findUnique({ where: { tokenHash: hash } });
     if (!row || !safeEqualHex(row.tokenHash, hash)) return null;
@@ -102,10 +101,11 @@ export class ResetService {
   }
 
   private async form(token: string, session: ActiveSession, accountId: number, failures: PolicyFailure[] = []): Promise<Outcome> {
-    const account = await this.prisma.account.findUniqueOrThrow({ where: { id: accountId }, select: { username: true, policyPreset: true } });
+    const account = await this.prisma.account.findUniqueOrThrow({ where: { id: accountId }, select: { username: true, policyPreset: true, locale: true } });
     return {
       page: 'new-password',
       title: 'Choose a new password',
+      locale: account.locale,
       status: failures.length ? 422 : 200,
       vars: { action: `/reset/${token}`, username: account.username, rules: this.policy.describe(account.policyPreset), failures, csrf: session.csrfToken },
       json: { username: account.username, rules: this.policy.describe(account.policyPreset), failures, csrfToken: session.csrfToken },

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
+import { PreSessionCsrf } from '../common/csrf.js';
+import { isOpaqueToken, newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { SessionKind } from '../generated/prisma/enums.js';
@@ -10,7 +11,6 @@ import { KNOWN_DEVICE_DAYS } from '../rate-limit/rate-limiter.service.js';
 import { RedisService } from '../redis/redis.module.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
-const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 /** lastSeenAt is written at most this often per session. */
 const TOUCH_EVERY_MS = 15_000;
 
@@ -25,9 +25,10 @@ export interface CookieOptions {
 @Injectable()
 export class SessionsService {
   readonly cookieName: string;
-  readonly loginCsrfCookieName: string;
   /** Marks a browser that signed in before (see RateLimiterService.signIn); outlives sessions and sign-outs. */
   readonly deviceCookieName: string;
+  /** The double-submit token of forms posted before there is a session (sign-in). */
+  readonly loginCsrf: PreSessionCsrf;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -37,8 +38,8 @@ export class SessionsService {
   ) {
     // __Host- pins the cookie to this origin and path; browsers only accept it over https.
     this.cookieName = config.http.secureCookies ? '__Host-ro_session' : 'ro_session';
-    this.loginCsrfCookieName = config.http.secureCookies ? '__Host-ro_login_csrf' : 'ro_login_csrf';
     this.deviceCookieName = config.http.secureCookies ? '__Host-ro_device' : 'ro_device';
+    this.loginCsrf = new PreSessionCsrf(config.http.secureCookies);
   }
 
   cookieOptions(): CookieOptions {
@@ -82,7 +83,7 @@ export class SessionsService {
   /** The live session behind the request's cookie, or undefined when it is absent, unknown, revoked, idle too long or expired. */
   async fromRequest(req: Request): Promise<ActiveSession | undefined> {
     const id: unknown = req.cookies?.[this.cookieName];
-    if (typeof id !== 'string' || !SESSION_ID.test(id)) return undefined;
+    if (!isOpaqueToken(id)) return undefined;
     const row = await this.prisma.session.findUnique({ where: { idHash: sha256Hex(id) }, include: { account: { select: { username: true } } } });
     const now = Date.now();
     if (!row || row.revokedAt || row.expiresAt.getTime() <= now) return undefined;

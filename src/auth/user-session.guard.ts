@@ -1,8 +1,8 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
+import { csrfMatches, submittedCsrf } from '../common/csrf.js';
 import { CsrfError, NotForThisSessionError, RestrictedSessionError, SignInRequiredError } from './auth.errors.js';
-import { csrfMatches, submittedCsrf } from './csrf.js';
 import { SessionsService } from './sessions.service.js';
 import { USER_PAGE_KEY, type RequestWithSession, type UserPageRule } from './user-page.decorator.js';
 
@@ -32,8 +32,8 @@ export class UserSessionGuard implements CanActivate {
     if (!session && rule.required) throw new SignInRequiredError();
 
     if (!SAFE_METHODS.has(req.method)) {
-      const expected = rule.csrf === 'login' ? req.cookies?.[this.sessions.loginCsrfCookieName] : session?.csrfToken;
-      if ((rule.csrf === 'login' || session) && !csrfMatches(expected, submittedCsrf(req))) throw new CsrfError();
+      const satisfied = rule.csrf === 'login' ? this.sessions.loginCsrf.matches(req) : !session || csrfMatches(session.csrfToken, submittedCsrf(req));
+      if (!satisfied) throw new CsrfError();
     }
     return true;
   }

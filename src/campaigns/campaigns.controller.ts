@@ -1,5 +1,6 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, ParseIntPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { DatabaseIdPipe } from '../common/dto/database-int.js';
 import { CurrentOperator, Roles, operatorActor, type AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { CampaignsService } from './campaigns.service.js';
 import { CancelCampaignDto } from './dto/cancel-campaign.dto.js';
@@ -27,73 +28,73 @@ export class CampaignsController {
 
   @Get(':id')
   @Roles('admin', 'responder', 'manager')
-  get(@Param('id', ParseIntPipe) id: number) {
+  get(@Param('id', DatabaseIdPipe) id: number) {
     return this.campaigns.get(id);
   }
 
   @Patch(':id')
   @Roles('admin', 'responder')
-  update(@Param('id', ParseIntPipe) id: number, @Body() body: UpdateCampaignDto, @CurrentOperator() operator: AuthenticatedOperator) {
+  update(@Param('id', DatabaseIdPipe) id: number, @Body() body: UpdateCampaignDto, @CurrentOperator() operator: AuthenticatedOperator) {
     return this.campaigns.setRate(id, body.noticeRate, operatorActor(operator));
   }
 
   @Get(':id/preview')
   @Roles('admin', 'responder', 'manager')
-  preview(@Param('id', ParseIntPipe) id: number) {
+  preview(@Param('id', DatabaseIdPipe) id: number) {
     return this.campaigns.preview(id);
   }
 
   @Post(':id/launch')
   @HttpCode(200)
   @Roles('admin', 'responder')
-  launch(@Param('id', ParseIntPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
+  launch(@Param('id', DatabaseIdPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
     return this.campaigns.launch(id, operatorActor(operator));
   }
 
   @Post(':id/pause')
   @HttpCode(200)
   @Roles('admin', 'responder')
-  pause(@Param('id', ParseIntPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
+  pause(@Param('id', DatabaseIdPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
     return this.campaigns.pause(id, operatorActor(operator));
   }
 
   @Post(':id/resume')
   @HttpCode(200)
   @Roles('admin', 'responder')
-  resume(@Param('id', ParseIntPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
+  resume(@Param('id', DatabaseIdPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
     return this.campaigns.resume(id, operatorActor(operator));
   }
 
   @Post(':id/cancel')
   @HttpCode(200)
   @Roles('admin', 'responder')
-  cancel(@Param('id', ParseIntPipe) id: number, @Body() body: CancelCampaignDto, @CurrentOperator() operator: AuthenticatedOperator) {
+  cancel(@Param('id', DatabaseIdPipe) id: number, @Body() body: CancelCampaignDto, @CurrentOperator() operator: AuthenticatedOperator) {
     return this.campaigns.cancel(id, body.clearMustReset ?? false, operatorActor(operator));
   }
 
   @Get(':id/progress')
   @Roles('admin', 'responder', 'manager')
-  progress(@Param('id', ParseIntPipe) id: number) {
+  progress(@Param('id', DatabaseIdPipe) id: number) {
     return this.campaigns.progressOf(id);
   }
 
   @Get(':id/accounts')
   @Roles('admin', 'responder', 'manager')
   @ApiProduces('application/json', 'text/csv')
-  accounts(@Param('id', ParseIntPipe) id: number, @Query() query: ListCampaignAccountsQuery, @Headers('accept') accept?: string) {
+  accounts(@Param('id', DatabaseIdPipe) id: number, @Query() query: ListCampaignAccountsQuery, @Headers('accept') accept?: string) {
     return accept?.includes('text/csv') ? this.campaigns.accountsCsv(id, query) : this.campaigns.accountsPage(id, query);
   }
 
   @Get(':id/notices/failed')
   @Roles('admin', 'responder', 'manager')
-  failedNotices(@Param('id', ParseIntPipe) id: number, @Query() query: ListCampaignAccountsQuery) {
+  failedNotices(@Param('id', DatabaseIdPipe) id: number, @Query() query: ListCampaignAccountsQuery) {
     return this.campaigns.accountsPage(id, { ...query, state: 'notice_failed' });
   }
 
   @Post(':id/notices/retry')
   @HttpCode(200)
   @Roles('admin', 'responder')
-  retryNotices(@Param('id', ParseIntPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
+  retryNotices(@Param('id', DatabaseIdPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
     return this.campaigns.retryFailed(id, operatorActor(operator));
   }
 }

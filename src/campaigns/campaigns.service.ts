@@ -15,7 +15,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { csvRow } from '../common/csv.js';
 import { type Campaign, Prisma } from '../generated/prisma/client.js';
 import type { CampaignStatus, ProgressState } from '../generated/prisma/enums.js';
-import { findLinks, describeProblems, type LinkProblem } from '../notifications/notices/link-free.js';
+import { findLinks, describeProblems, type LinkProblem } from '../notifications/link-free.js';
 import { NoticeQueueService } from '../notifications/notices/notice-queue.service.js';
 import { NoticeRendererService, type NoticeRecipient } from '../notifications/notices/notice-renderer.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';

@@ -3,9 +3,6 @@ import { InvalidArgumentError } from 'commander';
 import { type AppConfig, loadConfig } from '../config/app-config.js';
 import { preflight } from '../preflight.js';
 
-/** The audit actor for CLI commands: the operating-system user running them. */
-export const CLI_ACTOR = `cli:${process.env.SUDO_USER ?? process.env.USER ?? 'unknown'}`;
-
 export type ServiceGetter = <S>(type: Type<S>) => S;
 
 /**
@@ -20,14 +17,17 @@ export function cliConfig(): AppConfig {
   return { ...loadConfig(), logLevel: 'warn' };
 }
 
-/** Runs one command inside a Nest application context, after the same checks the service makes at start. */
-export async function withApp<T>(work: (get: ServiceGetter) => Promise<T>, load: CliModuleLoader = everything): Promise<T> {
+/**
+ * Runs one command inside a Nest application context, after the same checks the service makes at start; `actor` is
+ * the command's audit actor (the operating-system user).
+ */
+export async function withApp<T>(work: (get: ServiceGetter, actor: string) => Promise<T>, load: CliModuleLoader = everything): Promise<T> {
   const config = cliConfig();
   await preflight(config);
   const [{ NestFactory }, module] = await Promise.all([import('@nestjs/core'), load(config)]);
   const app: INestApplicationContext = await NestFactory.createApplicationContext(module, { logger: ['error', 'warn'] });
   try {
-    return await work((type) => app.get(type));
+    return await work((type) => app.get(type), config.cliActor);
   } finally {
     await app.close();
   }

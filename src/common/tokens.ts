@@ -5,6 +5,13 @@ export function newOpaqueToken(prefix = ''): string {
   return `${prefix}${randomBytes(32).toString('base64url')}`;
 }
 
+const OPAQUE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** Whether a value has the shape newOpaqueToken() (without a prefix) gives: anything else cannot be one of ours. */
+export function isOpaqueToken(value: unknown): value is string {
+  return typeof value === 'string' && OPAQUE_TOKEN.test(value);
+}
+
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }

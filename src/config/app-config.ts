@@ -108,10 +108,23 @@ const configSchema = z.object({
   SMTP_URL: z.string().url().optional(),
   SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(5),
   MAIL_FROM: z.string().default('Security Team <security@example.invalid>'),
+  /** Shown on the sign-in page and in every mail, so users can tell who writes to them. */
+  ORGANISATION_NAME: z.string().trim().min(1).max(100).optional(),
+  /** How users reach the help desk (a phone number or desk name: notices carry no address or link). */
+  HELPDESK_CONTACT: z.string().trim().min(1).max(100).optional(),
+  /** The time zone of times shown to users in mails and pages. */
+  TIME_ZONE: z
+    .string()
+    .default('UTC')
+    .refine((zone) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a time zone name (e.g. UTC, Europe/Berlin)'),
   MAIL_OUTBOX_DIR: z.string().default('var/outbox'),
-  /** Shown to users (sign-in page, mails) so they can tell the notice is genuine and whom to ask. */
-  ORGANISATION_NAME: z.string().min(1).optional(),
-  HELP_DESK_CONTACT: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   IMPORT_MAX_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   IMPORT_MAX_LINE_BYTES: z.coerce.number().int().positive().default(64 * 1024),
@@ -150,6 +163,9 @@ const configSchema = z.object({
   NOTICE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(10),
   NOTICE_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
   NOTICE_QUEUE_MAX: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
+  /** The operating-system user running resetctl (through sudo: the one who ran sudo), for the audit actor. */
+  SUDO_USER: z.string().optional(),
+  USER: z.string().optional(),
 });
 
 type ParsedEnv = z.infer<typeof configSchema>;
@@ -162,8 +178,11 @@ export interface AppConfig {
   database: { url: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
   mail: { smtpUrl?: string; poolSize: number; from: string; outboxDir: string };
-  organisation: { name?: string; helpDesk?: string };
+  /** What users see about who writes to them: the organisation, its help desk, and the zone of every time shown. */
+  audience: { organisation?: string; helpdesk?: string; timeZone: string };
   logLevel: ParsedEnv['LOG_LEVEL'];
+  /** The audit actor of resetctl commands: `cli:` and the operating-system user. */
+  cliActor: string;
   imports: { maxBytes: number; maxLineBytes: number };
   sessions: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
   passwords: {
@@ -215,6 +234,15 @@ export function configEnvironment(): NodeJS.ProcessEnv {
 }
 
 /**
+ * `$USER` is whatever the caller's environment says: only a login name's characters are kept, so it can neither pose
+ * as another kind of actor (`operator:admin`) nor carry line breaks or markup into the audit log.
+ */
+function cliActor(user: string | undefined): string {
+  const name = (user ?? '').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+  return `cli:${name || 'unknown'}`;
+}
+
+/**
  * Validates the configuration once at boot; nothing else in the application reads process.env. The service and
  * resetctl both call it without arguments, so both read the same file; tests pass their own variables.
  */
@@ -232,8 +260,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = configEnvironment()): AppCon
     database: { url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE },
     redis: { url: c.REDIS_URL, queuePrefix: c.QUEUE_PREFIX },
     mail: { smtpUrl: c.SMTP_URL, poolSize: c.SMTP_POOL_SIZE, from: c.MAIL_FROM, outboxDir: c.MAIL_OUTBOX_DIR },
-    organisation: { name: c.ORGANISATION_NAME, helpDesk: c.HELP_DESK_CONTACT },
+    audience: { organisation: c.ORGANISATION_NAME, helpdesk: c.HELPDESK_CONTACT, timeZone: c.TIME_ZONE },
     logLevel: c.LOG_LEVEL,
+    cliActor: cliActor(c.SUDO_USER || c.USER),
     imports: { maxBytes: c.IMPORT_MAX_BYTES, maxLineBytes: c.IMPORT_MAX_LINE_BYTES },
     sessions: { idleTimeoutSeconds: c.SESSION_IDLE_TIMEOUT, absoluteTimeoutSeconds: c.SESSION_ABSOLUTE_TIMEOUT },
     passwords: {

@@ -1,6 +1,7 @@
-import { Controller, Get, Header, Param, ParseIntPipe, Query, Res, UseFilters } from '@nestjs/common';
+import { Controller, Get, Header, Param, Query, Res, UseFilters } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { DatabaseIdPipe } from '../common/dto/database-int.js';
 import { writeStream } from '../common/write-stream.js';
 import { CurrentOperator, Roles, type AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { DashboardPageFilter } from '../operators/dashboard-page.filter.js';
@@ -29,18 +30,18 @@ export class DashboardController {
   @Get('campaigns/:id')
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
-  campaign(@Param('id', ParseIntPipe) id: number, @Query() query: PendingPageQueryDto, @CurrentOperator() operator: AuthenticatedOperator) {
+  campaign(@Param('id', DatabaseIdPipe) id: number, @Query() query: PendingPageQueryDto, @CurrentOperator() operator: AuthenticatedOperator) {
     return this.view.campaignPage(operator, id, query.after ?? 0);
   }
 
   @Get('campaigns/:id/live.json')
   @Header('Cache-Control', 'no-store')
-  live(@Param('id', ParseIntPipe) id: number) {
+  live(@Param('id', DatabaseIdPipe) id: number) {
     return this.view.live(id);
   }
 
   @Get('campaigns/:id/pending.csv')
-  async pendingCsv(@Param('id', ParseIntPipe) id: number, @Res() res: Response) {
+  async pendingCsv(@Param('id', DatabaseIdPipe) id: number, @Res() res: Response) {
     await this.dashboard.campaign(id);
     res.type('text/csv; charset=utf-8').attachment(`campaign-${id}-pending.csv`).setHeader('Cache-Control', 'no-store');
     await this.dashboard.exportPendingCsv(id, writeStream(res));

@@ -28,7 +28,11 @@ export class AppLogger implements LoggerService {
     this.http = pinoHttp({
       logger: this.root,
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+        req: (req: { id: unknown; method: string; url: string; raw?: { params?: Record<string, unknown> } }) => ({
+          id: req.id,
+          method: req.method,
+          url: redactUrl(req.url, req.raw?.params),
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customLogLevel: requestLogLevel,

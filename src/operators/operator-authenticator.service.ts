@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
+import { csrfMatches, submittedCsrf } from '../common/csrf.js';
 import { OperatorSessionsService } from './operator-sessions.service.js';
 import { OperatorsService } from './operators.service.js';
 import type { AuthenticatedOperator } from './roles.decorator.js';
@@ -28,8 +29,7 @@ export class OperatorAuthenticatorService {
   /** Cookie-authenticated writes must carry the session's CSRF token (form field `_csrf` or header X-CSRF-Token). */
   csrfSatisfied(req: Request, operator: AuthenticatedOperator): boolean {
     if (!operator.session || SAFE_METHODS.has(req.method)) return true;
-    const body = req.body as Record<string, unknown> | undefined;
-    return this.sessions.csrfMatches(operator, body?._csrf ?? req.headers['x-csrf-token']);
+    return csrfMatches(operator.session.csrfToken, submittedCsrf(req));
   }
 }
 

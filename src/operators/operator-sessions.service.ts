@@ -1,16 +1,19 @@
 import { HttpException, HttpStatus, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
-import { newOpaqueToken, safeEqualHex, sha256Hex } from '../common/tokens.js';
+import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Operator } from '../generated/prisma/client.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { KNOWN_DEVICE_DAYS, RateLimiterService } from '../rate-limit/rate-limiter.service.js';
+import { RedisService } from '../redis/redis.module.js';
 import type { AuthenticatedOperator } from './roles.decorator.js';
 
 /** Failed sign-ins allowed per rate-limit window, per operator name and per client address; password checks at once per name. */
 export const SIGN_IN_LIMITS = { failuresPerName: 10, failuresPerAddress: 50, checksInFlightPerName: 2 } as const;
+/** How long the count of failures not written to the audit log waits for that address's next entry. */
+const UNRECORDED_FAILURES_KEPT_SECONDS = 30 * 86_400;
 /** lastSeenAt is written at most this often, so a polling dashboard does not write on every request. */
 const TOUCH_INTERVAL_MS = 30_000;
 
@@ -33,9 +36,10 @@ export class OperatorSessionsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
-    private readonly limiter: RateLimiterService,
+    private readonly redis: RedisService,
     private readonly hasher: PasswordHasherService,
     private readonly audit: AuditService,
+    private readonly limiter: RateLimiterService,
   ) {
     // __Host- pins the cookie to this origin and path; browsers only accept it with Secure.
     this.cookieName = config.http.secureCookies ? '__Host-ro_operator' : 'ro_operator';
@@ -67,7 +71,7 @@ export class OperatorSessionsService {
     if (!attempt.allowed) throw new SignInThrottledException(attempt.retryAfterSeconds);
     const operator = attempt.value;
     if (!operator) {
-      await this.audit.recordNow({ actor: 'system', action: 'operator.sign-in.failed', details: { username: name.slice(0, 100), address } });
+      await this.recordFailure(name, address);
       throw new UnauthorizedException('unknown operator or wrong password');
     }
     const sessionId = newOpaqueToken();
@@ -100,11 +104,6 @@ export class OperatorSessionsService {
     return { id: row.operator.id, username: row.operator.username, role: row.operator.role, session: { idHash, csrfToken: row.csrfToken } };
   }
 
-  csrfMatches(operator: AuthenticatedOperator, submitted: unknown): boolean {
-    if (!operator.session || typeof submitted !== 'string' || submitted.length > 100) return false;
-    return safeEqualHex(sha256Hex(submitted), sha256Hex(operator.session.csrfToken));
-  }
-
   async signOut(operator: AuthenticatedOperator): Promise<void> {
     if (!operator.session) return;
     const { idHash } = operator.session;
@@ -119,5 +118,24 @@ export class OperatorSessionsService {
     const usable = operator && !operator.disabledAt ? operator : null;
     const valid = usable ? await this.hasher.verify(usable.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
     return valid ? usable : null;
+  }
+
+  /**
+   * Anyone can fail a sign-in, so failures must not grow the audit log at a client's will: the first failure per address
+   * and window is recorded, the later ones are counted and the count goes into that address's next entry.
+   */
+  private async recordFailure(username: string, address: string): Promise<void> {
+    const unrecorded = this.limiter.key('operator-sign-in-failures-unrecorded', address);
+    const first = await this.limiter.consume([{ key: this.limiter.key('operator-sign-in-failure-recorded', address), max: 1 }]);
+    if (!first.allowed) {
+      await this.redis.multi().incr(unrecorded).expire(unrecorded, UNRECORDED_FAILURES_KEPT_SECONDS).exec();
+      return;
+    }
+    const earlier = Number((await this.redis.getdel(unrecorded)) ?? 0);
+    await this.audit.recordNow({
+      actor: 'system',
+      action: 'operator.sign-in.failed',
+      details: { username: username.slice(0, 100), address, ...(earlier ? { unrecordedEarlierFailures: earlier } : {}) },
+    });
   }
 }

@@ -1,16 +1,15 @@
-import { Body, Controller, Get, HttpCode, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { newOpaqueToken } from '../common/tokens.js';
+import { PreSessionCsrf } from '../common/csrf.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import { isSafeNext } from './operator-authenticator.service.js';
 import { OperatorSessionsService, SignInThrottledException } from './operator-sessions.service.js';
 import { CurrentOperator, Roles, type AuthenticatedOperator } from './roles.decorator.js';
 import { TemplatesService } from '../templates/templates.service.js';
 import { DashboardPageFilter } from './dashboard-page.filter.js';
 import { SignInFormDto, SignInPageQueryDto, SignOutFormDto } from './dto/sign-in.dto.js';
-
-/** Pre-session CSRF token for the sign-in form (double-submit cookie), so nobody can sign a browser in to their account. */
-const SIGN_IN_CSRF_COOKIE = 'ro_operator_sign_in';
 
 function safeNext(next: string | undefined): string {
   return isSafeNext(next) ? next : '/dashboard';
@@ -19,44 +18,48 @@ function safeNext(next: string | undefined): string {
 @ApiExcludeController()
 @Controller('operator')
 export class OperatorSignInController {
+  /** The same pre-session token as the user sign-in form. */
+  private readonly csrf: PreSessionCsrf;
+
   constructor(
     private readonly sessions: OperatorSessionsService,
     private readonly templates: TemplatesService,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.csrf = new PreSessionCsrf(config.http.secureCookies);
+  }
 
-  private render(res: Response, status: number, next: string, error?: string, username?: string) {
-    const csrf = newOpaqueToken();
-    res.cookie(SIGN_IN_CSRF_COOKIE, csrf, { ...this.sessions.cookieOptions(), maxAge: 30 * 60_000 });
+  private render(req: Request, res: Response, status: number, next: string, error?: string, username?: string) {
+    const csrf = this.csrf.issue(req, res);
     res.setHeader('Cache-Control', 'no-store');
     res.status(status).type('html').send(this.templates.renderPage('operator-login', { title: 'Operator sign-in', csrf, next, error, username }));
   }
 
   @Get('sign-in')
-  page(@Query() query: SignInPageQueryDto, @Res() res: Response) {
-    this.render(res, 200, safeNext(query.next));
+  page(@Query() query: SignInPageQueryDto, @Req() req: Request, @Res() res: Response) {
+    this.render(req, res, 200, safeNext(query.next));
   }
 
   @Post('sign-in')
   async signIn(@Body() form: SignInFormDto, @Req() req: Request, @Res() res: Response) {
     const next = safeNext(form.next);
-    const expected: unknown = req.cookies?.[SIGN_IN_CSRF_COOKIE];
-    if (typeof expected !== 'string' || !form._csrf || expected !== form._csrf) {
-      return this.render(res, 403, next, 'The sign-in form expired. Please try again.', form.username);
+    if (!this.csrf.matches(req)) {
+      return this.render(req, res, 403, next, 'The sign-in form expired. Please try again.', form.username);
     }
     try {
       const presented: unknown = req.cookies?.[this.sessions.deviceCookieName];
       const client = { address: req.ip ?? 'unknown', device: typeof presented === 'string' ? presented : undefined };
       const { sessionId, device } = await this.sessions.signIn(form.username ?? '', form.password ?? '', client);
-      res.clearCookie(SIGN_IN_CSRF_COOKIE, { path: '/' });
+      this.csrf.clear(res);
       res.cookie(this.sessions.cookieName, sessionId, this.sessions.cookieOptions());
       if (device) res.cookie(this.sessions.deviceCookieName, device, this.sessions.deviceCookieOptions());
       res.redirect(303, next);
     } catch (err) {
       if (err instanceof SignInThrottledException) {
         res.setHeader('Retry-After', String(err.retryAfterSeconds));
-        return this.render(res, 429, next, 'Too many sign-in attempts. Wait a few minutes and try again.', form.username);
+        return this.render(req, res, 429, next, 'Too many sign-in attempts. Wait a few minutes and try again.', form.username);
       }
-      if ((err as { status?: number }).status === 401) return this.render(res, 401, next, 'Unknown operator or wrong password.', form.username);
+      if ((err as { status?: number }).status === 401) return this.render(req, res, 401, next, 'Unknown operator or wrong password.', form.username);
       throw err;
     }
   }
@@ -67,7 +70,7 @@ export class OperatorSignInController {
   @UseFilters(DashboardPageFilter)
   async signOut(@Body() _form: SignOutFormDto, @CurrentOperator() operator: AuthenticatedOperator, @Res() res: Response) {
     await this.sessions.signOut(operator);
-    res.clearCookie(this.sessions.cookieName, { path: '/' });
+    res.clearCookie(this.sessions.cookieName, this.sessions.cookieOptions());
     res.redirect(303, '/operator/sign-in');
   }
 }

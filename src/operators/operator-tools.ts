@@ -1,18 +1,12 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
-import { getQueueToken } from '@nestjs/bullmq';
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { Queue } from 'bullmq';
 import type { OperatorRole } from '../generated/prisma/enums.js';
 import { operatorAccess } from './operator-access.middleware.js';
 import { OperatorAuthenticatorService } from './operator-authenticator.service.js';
-import { QUEUES } from '../queues/queue-names.js';
-
-type BoardOptions = Parameters<typeof createBullBoard>[0];
+import { QueueBoardService } from './queue-board.service.js';
 
 export const API_DOCS_PATH = 'api/docs';
+export const API_DOCS_PATHS = [`/${API_DOCS_PATH}`, `/${API_DOCS_PATH}-json`, `/${API_DOCS_PATH}-yaml`];
 export const QUEUE_BOARD_PATH = '/admin/queues';
 export const API_DOCS_ROLES: readonly OperatorRole[] = ['admin', 'responder', 'manager'];
 export const QUEUE_BOARD_ROLES: readonly OperatorRole[] = ['admin', 'responder'];
@@ -29,15 +23,12 @@ export function mountApiDocs(app: INestApplication): void {
       .build(),
   );
   const guard = operatorAccess(app.get(OperatorAuthenticatorService), API_DOCS_ROLES);
-  app.use([`/${API_DOCS_PATH}`, `/${API_DOCS_PATH}-json`, `/${API_DOCS_PATH}-yaml`], guard);
+  app.use(API_DOCS_PATHS, guard);
   SwaggerModule.setup(API_DOCS_PATH, app, document);
 }
 
-/** bull-board over the user-mail and campaigns queues, for admins and responders only. */
+/** bull-board for admins (writable) and responders (read-only); see QueueBoardService. */
 export function mountQueueBoard(app: INestApplication): void {
-  const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_BOARD_PATH);
-  const queues = Object.values(QUEUES).map((name) => new BullMQAdapter(app.get<Queue>(getQueueToken(name), { strict: false })));
-  // @bull-board/express pins its own copy of @bull-board/api; the classes differ only in private fields.
-  createBullBoard({ queues, serverAdapter: serverAdapter as unknown as BoardOptions['serverAdapter'], options: { uiConfig: { boardTitle: 'Reset queues' } } });
-  app.use(QUEUE_BOARD_PATH, operatorAccess(app.get(OperatorAuthenticatorService), QUEUE_BOARD_ROLES), serverAdapter.getRouter());
+  const board = app.get(QueueBoardService).handler(QUEUE_BOARD_PATH);
+  app.use(QUEUE_BOARD_PATH, operatorAccess(app.get(OperatorAuthenticatorService), QUEUE_BOARD_ROLES), board);
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseIntPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
   ApiTokenDto,
@@ -9,6 +9,7 @@ import {
   CurrentOperatorDto,
   OperatorDto,
 } from './dto/operator.dto.js';
+import { DatabaseIdPipe } from '../common/dto/database-int.js';
 import { OperatorsService } from './operators.service.js';
 import { CurrentOperator, Roles, operatorActor, type AuthenticatedOperator } from './roles.decorator.js';
 
@@ -65,7 +66,7 @@ export class OperatorsController {
   @Delete('tokens/:id')
   @HttpCode(204)
   @Roles('admin')
-  revokeToken(@Param('id', ParseIntPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
+  revokeToken(@Param('id', DatabaseIdPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
     return this.operators.revokeToken(id, operatorActor(operator));
   }
 }

@@ -10,12 +10,13 @@ import { OperatorSessionsService } from './operator-sessions.service.js';
 import { OperatorSignInController } from './operator-sign-in.controller.js';
 import { OperatorsController } from './operators.controller.js';
 import { OperatorsService } from './operators.service.js';
+import { QueueBoardService } from './queue-board.service.js';
 
 /** Operators, their tokens and dashboard sessions, the sign-in pages, and the role guard every @Roles route passes. */
 @Module({
   imports: [AuditModule, PasswordsModule, RateLimitModule, TemplatesModule],
   controllers: [OperatorsController, OperatorSignInController],
-  providers: [OperatorsService, OperatorSessionsService, OperatorAuthenticatorService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
-  exports: [OperatorsService, OperatorSessionsService, OperatorAuthenticatorService],
+  providers: [OperatorsService, OperatorSessionsService, OperatorAuthenticatorService, QueueBoardService, { provide: APP_GUARD, useClass: OperatorAuthGuard }],
+  exports: [OperatorsService, OperatorSessionsService, OperatorAuthenticatorService, QueueBoardService],
 })
 export class OperatorsModule {}

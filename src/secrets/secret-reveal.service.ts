@@ -1,7 +1,7 @@
 import { Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { type Limit, RateLimiterService } from '../rate-limit/rate-limiter.service.js';
-import { sha256Hex } from '../common/tokens.js';
+import { isOpaqueToken, sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -9,7 +9,6 @@ import { PrismaService } from '../prisma/prisma.service.js';
 import { SecretCipher } from './secret-cipher.js';
 import { CODE_MAC_PURPOSE, MAX_CODE_ATTEMPTS } from './secrets.service.js';
 
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const FORM_MAC_PURPOSE = 'reveal-form';
 /** Visits to an already-viewed link from one address per rate-limit window; later ones get 429 before the database is touched. */
 export const MAX_REVISITS_PER_ADDRESS = 20;
@@ -63,7 +62,7 @@ export class SecretRevealService {
 
   /** GET: never reveals and never uses the link up, so link scanners and previews are harmless. */
   async view(token: string, visitor: Visitor): Promise<SecretView> {
-    if (!TOKEN_PATTERN.test(token)) return { kind: 'unknown' };
+    if (!isOpaqueToken(token)) return { kind: 'unknown' };
     const tokenHash = sha256Hex(token);
     const throttled = await this.revisitsUsedUp(tokenHash, visitor);
     if (throttled) return throttled;
@@ -85,7 +84,7 @@ export class SecretRevealService {
     const tokenHash = sha256Hex(token);
     // The form check comes before the shape check, so a malformed token is answered exactly like an expired one.
     if (!this.cipher.macMatches(FORM_MAC_PURPOSE, tokenHash, form.csrf)) return { kind: 'forbidden' };
-    if (!TOKEN_PATTERN.test(token)) return { kind: 'unknown' };
+    if (!isOpaqueToken(token)) return { kind: 'unknown' };
     const throttled = await this.revisitsUsedUp(tokenHash, visitor);
     if (throttled) return throttled;
     return this.prisma.$transaction(async (tx) => {

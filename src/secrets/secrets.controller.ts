@@ -1,5 +1,6 @@
-import { Body, Controller, Get, Header, HttpCode, Param, ParseIntPipe, Post } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { DatabaseIdPipe } from '../common/dto/database-int.js';
 import { CurrentOperator, Roles, operatorActor, type AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { IssueTemporaryPasswordDto } from './dto/issue-temporary-password.dto.js';
 import { SecretStatusDto, TemporaryPasswordIssuedDto } from './dto/temporary-password-issued.dto.js';
@@ -25,7 +26,7 @@ export class SecretsController {
   @Roles('responder', 'admin')
   @ApiOperation({ summary: 'Delivery status of a one-time secret: viewed or not, and when' })
   @ApiOkResponse({ type: SecretStatusDto })
-  status(@Param('id', ParseIntPipe) id: number) {
+  status(@Param('id', DatabaseIdPipe) id: number) {
     return this.secrets.status(id);
   }
 }

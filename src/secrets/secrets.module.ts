@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { PasswordsModule } from '../passwords/passwords.module.js';
+import { UserMailModule } from '../notifications/user-mail/user-mail.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { TemplatesModule } from '../templates/templates.module.js';
 import { SecretCipher } from './secret-cipher.js';
@@ -11,7 +12,7 @@ import { SecretsService } from './secrets.service.js';
 
 /** Admin-assisted temporary passwords delivered through a view-once link. */
 @Module({
-  imports: [RateLimitModule, AuditModule, PasswordsModule, TemplatesModule],
+  imports: [RateLimitModule, AuditModule, PasswordsModule, TemplatesModule, UserMailModule],
   controllers: [SecretsController, SecretPagesController],
   providers: [SecretsService, SecretRevealService, SecretCipher],
   exports: [SecretsService, SecretRevealService],

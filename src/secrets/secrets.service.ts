@@ -10,8 +10,10 @@ import { MailTransportService, classifySmtpError } from '../mail/mail-transport.
 import { PasswordChangeService } from '../passwords/password-change.service.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
+import { neutralise } from '../notifications/link-free.js';
+import { UserMailRendererService } from '../notifications/user-mail/user-mail-renderer.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
-import { TemplatesService } from '../templates/templates.service.js';
+import { formatDateTime } from '../templates/locale.js';
 import { EXTERNAL_REF_PATTERN } from './dto/issue-temporary-password.dto.js';
 import type { SecretStatusDto, TemporaryPasswordIssuedDto } from './dto/temporary-password-issued.dto.js';
 import { SecretCipher } from './secret-cipher.js';
@@ -45,7 +47,7 @@ export class SecretsService {
     private readonly policy: PasswordPolicyService,
     private readonly passwords: PasswordChangeService,
     private readonly cipher: SecretCipher,
-    private readonly templates: TemplatesService,
+    private readonly renderer: UserMailRendererService,
     private readonly mail: MailTransportService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -213,13 +215,13 @@ export class SecretsService {
     expiresAt: Date,
     actor: string,
   ): Promise<{ sent: boolean; error?: string }> {
-    const rendered = this.templates.renderMail('secret-link', account.locale, {
-      displayName: account.displayName ?? account.username,
-      username: account.username,
-      url,
-      expiresAt: expiresAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
-    });
     try {
+      const rendered = this.renderer.render(
+        'secret-link',
+        account,
+        { expiresAt: formatDateTime(expiresAt, account.locale, this.config.audience.timeZone), issuer: neutralise(actor.replace(/^(operator|cli):/, '')) },
+        url,
+      );
       await this.mail.send({ to: account.email!, ...rendered, messageId: `<secret-${secretId}@reset-orchestrator>` });
       await this.audit.recordNow({ actor, action: 'secret.link-emailed', details: { secretId, username: account.username } });
       return { sent: true };

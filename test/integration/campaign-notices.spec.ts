@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignsService } from '../../src/campaigns/campaigns.service.js';
-import { findLinks } from '../../src/notifications/notices/link-free.js';
+import { findLinks } from '../../src/notifications/link-free.js';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
 import { SmtpSink, type ReceivedMail } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';

@@ -40,12 +40,12 @@ describe('one configuration file for the service and resetctl', () => {
 
   it('resetctl init writes it; the service boots from it and resetctl acts on the same database', async () => {
     await run(process.execPath, [RESETCTL, 'init', '--public-url', `http://127.0.0.1:${port}`, '--mail-from', 'Sec <sec@corp.example>',
-      '--organisation', 'Corp', '--help-desk', 'help@corp.example'], { cwd: dir, env: bareEnv() });
+      '--organisation', 'Corp', '--help-desk', '+1 555 0100'], { cwd: dir, env: bareEnv() });
     const written = await readFile(path.join(dir, '.env'), 'utf8');
     expect(written).toMatch(/^SECRET_ENCRYPTION_KEY=[A-Za-z0-9+/]{43}=$/m);
     expect(written).toContain('MAIL_FROM="Sec <sec@corp.example>"');
     expect(written).toContain('ORGANISATION_NAME="Corp"');
-    expect(written).toContain('HELP_DESK_CONTACT="help@corp.example"');
+    expect(written).toContain('HELPDESK_CONTACT="+1 555 0100"');
     // NODE_ENV=production refuses to start without SECRET_ENCRYPTION_KEY: only the file supplies it here.
     await appendFile(path.join(dir, '.env'), `NODE_ENV=production\nDATABASE_URL=${db.url}\nQUEUE_PREFIX=env-${randomBytes(4).toString('hex')}\nHOST=127.0.0.1\nPORT=${port}\nLOG_LEVEL=warn\n`);
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkNotice } from '../../src/notifications/notices/link-free.js';
+import { checkMail } from '../../src/notifications/link-free.js';
 import { Browser, CHANGED_SUBJECT, LINK_SUBJECT, csrfFrom, mailTo, resetTokenFrom, seedAccount, type SeededAccount } from '../support/auth-flow.js';
+import { visibleText } from '../support/mail-text.js';
 import type { ReceivedMail } from '../support/smtp-sink.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
@@ -22,18 +23,6 @@ function expectNoActiveMarkup(html: string, where: string): void {
   expect(html, where).not.toMatch(/<b onmouseover/i);
   expect(html, where).not.toMatch(/onerror\s*=|onmouseover\s*=/i);
   expect(html, where).not.toMatch(/<a\b[^>]*evil/i);
-}
-
-/** What a reader sees in an HTML part: tags dropped, entities decoded. */
-function visibleText(html: string): string {
-  return html
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCodePoint(Number.parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_, d: string) => String.fromCodePoint(Number(d)))
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&');
 }
 
 /** Independent of the product's own link check: nothing a linkifier turns into a link. */
@@ -130,7 +119,7 @@ describe('hostile account data and campaign text', () => {
       const [mail] = notices(account.email);
       const parts = { subject: mail.parsed.subject ?? '', text: mail.parsed.text ?? '', html: typeof mail.parsed.html === 'string' ? mail.parsed.html : '' };
       expect(parts.html.length).toBeGreaterThan(100);
-      expect(checkNotice(parts), account.username).toEqual([]);
+      expect(checkMail(parts), account.username).toEqual([]);
       expectNoActiveMarkup(parts.html, `notice html to ${account.username}`);
       expect(parts.html, 'no link markup at all').not.toMatch(/href|<a\b/i);
       for (const [name, value] of Object.entries({ subject: parts.subject, text: parts.text, html: visibleText(parts.html) })) {

@@ -29,6 +29,26 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes the CLI audit actor from SUDO_USER or USER, keeping only the characters of a login name', () => {
+    expect(loadConfig({ USER: 'alice' }).cliActor).toBe('cli:alice');
+    expect(loadConfig({ USER: 'alice', SUDO_USER: 'bob.smith' }).cliActor).toBe('cli:bob.smith');
+    expect(loadConfig({}).cliActor).toBe('cli:unknown');
+    expect(loadConfig({ USER: '' }).cliActor).toBe('cli:unknown');
+    expect(loadConfig({ USER: 'operator:admin' }).cliActor).toBe('cli:operator_admin');
+    expect(loadConfig({ USER: 'mallory\n{"actor":"operator:admin"}' }).cliActor).toBe('cli:mallory___actor___operator_admin__');
+    expect(loadConfig({ USER: 'x'.repeat(500) }).cliActor).toBe(`cli:${'x'.repeat(64)}`);
+  });
+
+  it('takes the organisation, help desk and time zone users see, and refuses an unknown zone', () => {
+    expect(loadConfig({}).audience).toEqual({ organisation: undefined, helpdesk: undefined, timeZone: 'UTC' });
+    expect(loadConfig({ ORGANISATION_NAME: ' Acme ', HELPDESK_CONTACT: '+1 555 0100', TIME_ZONE: 'Europe/Berlin' }).audience).toEqual({
+      organisation: 'Acme',
+      helpdesk: '+1 555 0100',
+      timeZone: 'Europe/Berlin',
+    });
+    expect(() => loadConfig({ TIME_ZONE: 'Mars/Olympus' })).toThrowError(/TIME_ZONE: not a time zone name/);
+  });
+
   it('parses durations', () => {
     expect(parseDuration('30m')).toBe(1800);
     expect(parseDuration('24h')).toBe(86400);

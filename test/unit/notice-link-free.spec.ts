@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkNotice, findLinks, neutralise } from '../../src/notifications/notices/link-free.js';
+import { checkMail, findLinks, neutralise } from '../../src/notifications/link-free.js';
 
 const HOSTILE = [
   'Bob http://evil.example',
@@ -43,9 +43,23 @@ describe('findLinks', () => {
   });
 
   it('checks subject, both parts and headers, naming the part and the offending text', () => {
-    const problems = checkNotice({ subject: 'see www.x.org', text: 'ok', html: '<a href="x">x</a>', headers: { 'X-Info': 'mailto:x' } });
+    const problems = checkMail({ subject: 'see www.x.org', text: 'ok', html: '<a href="x">x</a>', headers: { 'X-Info': 'mailto:x' } });
     expect(problems.map((p) => p.part)).toEqual(expect.arrayContaining(['subject', 'html', 'header X-Info']));
     expect(problems.find((p) => p.part === 'subject')?.text).toBe('www.x.org');
+  });
+
+  it('lets a mail the user asked for carry its own link exactly once per body part, and nothing else', () => {
+    const own = 'https://reset.corp.test/reset/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    const html = `<p><a href="${own}">${own}</a></p>`;
+    expect(checkMail({ subject: 'Your link', text: `open ${own}`, html }, own)).toEqual([]);
+    const rules = (mail: { subject: string; text: string; html: string }) => checkMail(mail, own).map((p) => `${p.part}: ${p.text}`);
+    expect(rules({ subject: 'Your link', text: `open ${own} or ${own}`, html })).toEqual(['text: 2 times']);
+    expect(rules({ subject: 'Your link', text: 'no link here', html })).toEqual(['text: 0 times']);
+    expect(rules({ subject: 'Your link', text: `open ${own} or http://evil.example/reset`, html })).toEqual(['text: http:', 'text: evil.example']);
+    expect(rules({ subject: 'Your link', text: own, html: `${html}<a href="https://evil.example">x</a>` })).toContain('html: href');
+    expect(rules({ subject: own, text: own, html }).some((p) => p.startsWith('subject:'))).toBe(true);
+    // Without a link of its own, the product's address counts like any other.
+    expect(checkMail({ subject: 'Changed', text: own, html: '<p>ok</p>' }).map((p) => p.part)).toContain('text');
   });
 });
 

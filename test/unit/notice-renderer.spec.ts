@@ -8,7 +8,7 @@ const campaign = { id: 7, incidentRef: 'INC-7', reason: 'Passwords may have leak
 const config = loadConfig({ NODE_ENV: 'test', MAIL_FROM: 'Security <security@corp.example>' });
 
 describe('NoticeRendererService', () => {
-  const renderer = new NoticeRendererService(new TemplatesService(), config);
+  const renderer = new NoticeRendererService(new TemplatesService(config), config);
 
   it('renders the shipped template link-free for every locale, with hostile account data neutralised', () => {
     for (const locale of ['en', 'de', 'fr-CA']) {
@@ -47,5 +47,18 @@ describe('NoticeRendererService', () => {
     expect(sendSlotsFor(50, 100, 10)).toBe(5);
     expect(sendSlotsFor(1, 40, 10)).toBe(1);
     expect(sendSlotsFor(5000, 40, 10)).toBe(10);
+  });
+
+  it('refuses at start an organisation name or help-desk contact that would put a link into every mail', () => {
+    for (const env of [{ HELPDESK_CONTACT: 'helpdesk@corp.example' }, { HELPDESK_CONTACT: 'https://help.corp.example' }, { ORGANISATION_NAME: 'corp.example' }]) {
+      const withContact = loadConfig({ NODE_ENV: 'test', ...env });
+      expect(() => new NoticeRendererService(new TemplatesService(withContact), withContact), JSON.stringify(env)).toThrowError(/must not look like a link or an address/);
+    }
+    const fine = loadConfig({ NODE_ENV: 'test', ORGANISATION_NAME: 'Acme Widgets GmbH', HELPDESK_CONTACT: '+49 30 1234 5678 (Mon-Fri 8-18)' });
+    const checked = new NoticeRendererService(new TemplatesService(fine), fine);
+    const { sample, problems } = checked.previewTemplate('breach-notice', 'de');
+    expect(problems).toEqual([]);
+    expect(sample.text).toContain('Ihr Sicherheitsteam, Acme Widgets GmbH');
+    expect(sample.text).toContain('Service Desk: +49 30 1234 5678 (Mon-Fri 8-18)');
   });
 });

@@ -1,14 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, MaxLength, Min } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsDatabaseInt } from '../../common/dto/database-int.js';
 import { PageSizeQuery } from '../../common/dto/page-size.query.js';
 
 export class AuditQueryDto extends PageSizeQuery {
   @ApiPropertyOptional({ description: 'page cursor: return entries with an id below this (from nextBefore)' })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @IsDatabaseInt(1)
   before?: number;
 
   @ApiPropertyOptional({ example: 'campaign.launch' })
@@ -25,9 +23,7 @@ export class AuditQueryDto extends PageSizeQuery {
 
   @ApiPropertyOptional()
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @IsDatabaseInt(1)
   campaignId?: number;
 }
 

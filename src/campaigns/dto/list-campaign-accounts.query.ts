@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
+import { IsDatabaseInt } from '../../common/dto/database-int.js';
 import { PageSizeQuery } from '../../common/dto/page-size.query.js';
 import type { ProgressState } from '../../generated/prisma/enums.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
@@ -13,8 +13,6 @@ export class ListCampaignAccountsQuery extends PageSizeQuery {
 
   @ApiPropertyOptional({ description: 'Keyset paging: return accounts with an id above this (the previous page\'s nextAfter)' })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
+  @IsDatabaseInt(0)
   after?: number;
 }

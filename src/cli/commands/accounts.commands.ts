@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { formatFromName, type ImportFormat } from '../../accounts/import/import-reader.js';
-import { CLI_ACTOR, type CliModuleLoader, positiveInt, print, withApp } from '../cli-runner.js';
+import { type CliModuleLoader, positiveInt, print, withApp } from '../cli-runner.js';
 
 const accountsModule: CliModuleLoader = async (config) => (await import('../accounts-cli.module.js')).AccountsCliModule.forRoot(config);
 const accountsService = async () => (await import('../../accounts/accounts.service.js')).AccountsService;
@@ -15,7 +15,7 @@ export function registerAccountsCommands(program: Command): void {
       const format = opts.format ?? formatFromName(file);
       if (format !== 'csv' && format !== 'ndjson') throw new InvalidArgumentError('--format must be csv or ndjson');
       const Accounts = await accountsService();
-      const summary = await withApp((get) => get(Accounts).importFile(file, format, CLI_ACTOR), accountsModule);
+      const summary = await withApp((get, actor) => get(Accounts).importFile(file, format, actor), accountsModule);
       print(summary);
       if (summary.rejected) process.exitCode = 3;
     });
@@ -28,6 +28,6 @@ export function registerAccountsCommands(program: Command): void {
     .option('--password <password>', 'their password', 'demo password 2024!')
     .action(async (opts: { accounts: number; password: string }) => {
       const Accounts = await accountsService();
-      print(await withApp((get) => get(Accounts).seedDemo(opts.accounts, opts.password, CLI_ACTOR), accountsModule));
+      print(await withApp((get, actor) => get(Accounts).seedDemo(opts.accounts, opts.password, actor), accountsModule));
     });
 }

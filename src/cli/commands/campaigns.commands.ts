@@ -3,9 +3,9 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { CampaignPreview, CampaignProgress } from '../../campaigns/campaigns.service.js';
 import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
 import { parseDuration } from '../../config/app-config.js';
-import { describeProblems } from '../../notifications/notices/link-free.js';
+import { describeProblems } from '../../notifications/link-free.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
-import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
+import { positiveInt, print, withApp } from '../cli-runner.js';
 
 function campaignId(value: string): number {
   return positiveInt(value);
@@ -86,7 +86,7 @@ export function registerCampaignCommands(program: Command): void {
       if (scopes !== 1) throw new InvalidArgumentError('give exactly one of --all, --usernames FILE, --org-unit X');
       const usernames = opts.usernames ? await readUsernames(opts.usernames) : undefined;
       const Campaigns = await campaignsService();
-      const { campaign: created, preview } = await withApp((get) =>
+      const { campaign: created, preview } = await withApp((get, actor) =>
         get(Campaigns).create(
           {
             name: opts.name,
@@ -99,7 +99,7 @@ export function registerCampaignCommands(program: Command): void {
             linkTtlMinutes: opts.linkTtl,
             template: opts.template,
           },
-          CLI_ACTOR,
+          actor,
         ),
       );
       print(`campaign ${created.id} created (draft), phrase "${created.phrase}"\n\n${previewReport(preview)}`);
@@ -128,7 +128,7 @@ export function registerCampaignCommands(program: Command): void {
       .command(`${name} <id>`)
       .description(description)
       .action(async (id: string) => {
-        const result = await withApp(async (get) => get(await campaignsService())[name](campaignId(id), CLI_ACTOR));
+        const result = await withApp(async (get, actor) => get(await campaignsService())[name](campaignId(id), actor));
         print(progressBar(result.progress));
       });
   action('launch', 'flag the scope (in batches, in the worker) and start sending notices; safe to repeat');
@@ -140,7 +140,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('stop the campaign; with --clear-must-reset also lift must-reset from accounts that have not reset')
     .option('--clear-must-reset', 'lift must-reset and revoke unused reset links of accounts that have not reset yet')
     .action(async (id: string, opts: { clearMustReset?: boolean }) => {
-      const result = await withApp(async (get) => get(await campaignsService()).cancel(campaignId(id), opts.clearMustReset ?? false, CLI_ACTOR));
+      const result = await withApp(async (get, actor) => get(await campaignsService()).cancel(campaignId(id), opts.clearMustReset ?? false, actor));
       print(`campaign ${result.id} cancelled: ${result.cancelled} open accounts cancelled, must-reset cleared for ${result.cleared}`);
     });
 
@@ -150,7 +150,7 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (id: string, rate: string) => {
       const perSecond = noticeRate(rate);
       const Campaigns = await campaignsService();
-      const result = await withApp((get) => get(Campaigns).setRate(campaignId(id), perSecond, CLI_ACTOR));
+      const result = await withApp((get, actor) => get(Campaigns).setRate(campaignId(id), perSecond, actor));
       print(`campaign ${result.id}: ${result.noticeRate} notices per second`);
     });
 
@@ -183,7 +183,7 @@ export function registerCampaignCommands(program: Command): void {
   notices
     .command('retry <id>')
     .description('send every failed notice again (within the campaign throttle)')
-    .action(async (id: string) => print(await withApp(async (get) => get(await campaignsService()).retryFailed(campaignId(id), CLI_ACTOR))));
+    .action(async (id: string) => print(await withApp(async (get, actor) => get(await campaignsService()).retryFailed(campaignId(id), actor))));
 
   const templates = program.command('templates').description('notice templates');
   templates

@@ -19,7 +19,7 @@ const QUESTIONS: Array<{ variable: string; option: keyof InitOptions; flag: stri
   { variable: 'PUBLIC_URL', option: 'publicUrl', flag: '--public-url', question: 'Public URL of the service, the address in reset links (https://reset.corp.example)' },
   { variable: 'MAIL_FROM', option: 'mailFrom', flag: '--mail-from', question: 'Sender of notices and mails (Corp Security <security@corp.example>)' },
   { variable: 'ORGANISATION_NAME', option: 'organisation', flag: '--organisation', question: 'Organisation name shown to users' },
-  { variable: 'HELP_DESK_CONTACT', option: 'helpDesk', flag: '--help-desk', question: 'Help-desk contact shown to users (phone, address or URL)' },
+  { variable: 'HELPDESK_CONTACT', option: 'helpDesk', flag: '--help-desk', question: 'Help-desk contact shown to users (a phone number or desk name; notices carry no address or link)' },
 ];
 
 async function answers(opts: InitOptions): Promise<Record<string, string>> {

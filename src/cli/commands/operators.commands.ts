@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { CLI_ACTOR, positiveInt, print, withApp } from '../cli-runner.js';
+import { positiveInt, print, withApp } from '../cli-runner.js';
 
 // Loaded when a command runs, not when resetctl starts (see CliModuleLoader).
 const operatorsService = async () => (await import('../../operators/operators.service.js')).OperatorsService;
@@ -16,7 +16,7 @@ export function registerOperatorsCommands(program: Command): void {
     .requiredOption('--role <role>', 'admin, responder or manager')
     .action(async (opts: { username: string; role: string }) => {
       if (!ROLES.includes(opts.role)) throw new InvalidArgumentError('--role must be admin, responder or manager');
-      const created = await withApp(async (get) => get(await operatorsService()).create(opts.username, opts.role as never, CLI_ACTOR));
+      const created = await withApp(async (get, actor) => get(await operatorsService()).create(opts.username, opts.role as never, actor));
       print(`operator ${opts.username} (${opts.role}) created. Shown once, store them now:\n  password:  ${created.password}\n  API token: ${created.token}`);
     });
   operators
@@ -30,7 +30,7 @@ export function registerOperatorsCommands(program: Command): void {
     .command('disable <username>')
     .description('disable an operator and revoke its tokens and sessions')
     .action(async (username: string) => {
-      await withApp(async (get) => get(await operatorsService()).disable(username, CLI_ACTOR));
+      await withApp(async (get, actor) => get(await operatorsService()).disable(username, actor));
       print(`operator ${username} disabled`);
     });
   operators
@@ -53,7 +53,7 @@ export function registerOperatorsCommands(program: Command): void {
     .requiredOption('--username <username>')
     .requiredOption('--name <name>', 'what the token is for')
     .action(async (opts: { username: string; name: string }) => {
-      const created = await withApp(async (get) => get(await operatorsService()).createToken(opts.username, opts.name, CLI_ACTOR));
+      const created = await withApp(async (get, actor) => get(await operatorsService()).createToken(opts.username, opts.name, actor));
       print(`token ${created.id} for ${opts.username}. Shown once, store it now:\n  API token: ${created.token}`);
     });
   operators
@@ -61,7 +61,7 @@ export function registerOperatorsCommands(program: Command): void {
     .description('revoke an API token by its id (see `operators tokens`)')
     .action(async (id: string) => {
       const tokenId = positiveInt(id);
-      await withApp(async (get) => get(await operatorsService()).revokeToken(tokenId, CLI_ACTOR));
+      await withApp(async (get, actor) => get(await operatorsService()).revokeToken(tokenId, actor));
       print(`token ${tokenId} revoked`);
     });
 

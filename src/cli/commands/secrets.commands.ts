@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { CLI_ACTOR, print, withApp } from '../cli-runner.js';
+import { print, withApp } from '../cli-runner.js';
 
 // Loaded when a command runs, not when resetctl starts (see CliModuleLoader).
 const secretsService = async () => (await import('../../secrets/secrets.service.js')).SecretsService;
@@ -20,7 +20,7 @@ export function registerSecretsCommands(accounts: Command): void {
         throw new InvalidArgumentError('--format must be password or phrase');
       }
       const format = opts.format as 'password' | 'phrase' | undefined;
-      print(await withApp(async (get) => get(await secretsService()).issueTemporaryPassword(username, { ...opts, format }, CLI_ACTOR)));
+      print(await withApp(async (get, actor) => get(await secretsService()).issueTemporaryPassword(username, { ...opts, format }, actor)));
     });
 
   accounts

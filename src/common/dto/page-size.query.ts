@@ -1,14 +1,12 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsOptional, Max } from 'class-validator';
+import { IsDatabaseInt } from './database-int.js';
 
 /** The page size every paged JSON listing accepts. */
 export class PageSizeQuery {
   @ApiPropertyOptional({ description: 'entries per page', default: 100, minimum: 1, maximum: 1000 })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @IsDatabaseInt(1)
   @Max(1000)
   limit?: number;
 }

@@ -1,11 +1,9 @@
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Min } from 'class-validator';
+import { IsOptional } from 'class-validator';
+import { IsDatabaseInt } from '../../common/dto/database-int.js';
 
 export class PendingPageQueryDto {
   /** Keyset cursor: the last account id of the previous page. */
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
+  @IsDatabaseInt(0)
   after?: number;
 }

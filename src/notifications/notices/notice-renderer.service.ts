@@ -1,9 +1,10 @@
 import { sha256Hex } from '../../common/tokens.js';
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../../config/app-config.js';
+import { type AppConfig, ConfigError } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { TemplatesService } from '../../templates/templates.service.js';
-import { type LinkProblem, checkNotice, findLinks, neutralise } from './link-free.js';
+import { type LinkProblem, checkMail, describeProblems, findLinks, neutralise } from '../link-free.js';
+import { USER_MAIL_TEMPLATES } from '../user-mail/user-mail-renderer.service.js';
 
 export interface NoticeCampaign {
   id: number;
@@ -64,10 +65,16 @@ export class NoticeRendererService {
   ) {
     this.messageIdDomain = /@([A-Za-z0-9.-]+)/.exec(config.mail.from)?.[1] ?? 'localhost';
     this.messageIdSalt = sha256Hex(config.http.publicUrl).slice(0, 10);
+    // Every mail shows them, notices included, so they must pass the link rule; better refused at start than per campaign.
+    for (const [name, value] of [['ORGANISATION_NAME', config.audience.organisation], ['HELPDESK_CONTACT', config.audience.helpdesk]] as const) {
+      const problems = value ? findLinks(name, value) : [];
+      if (problems.length) throw new ConfigError(`${name} must not look like a link or an address (every mail shows it; notices carry no link): ${describeProblems(problems)}`);
+    }
   }
 
+  /** A notice template: a mail template that is not one of the mails users ask for (a confirmation must never go out as a notice). */
   templateExists(name: string): boolean {
-    return this.templates.mailExists(name);
+    return !(USER_MAIL_TEMPLATES as readonly string[]).includes(name) && this.templates.mailExists(name);
   }
 
   /**
@@ -120,7 +127,7 @@ export class NoticeRendererService {
 
   /** `resetctl templates preview`: the template with sample campaign text. */
   previewTemplate(name: string, locale = 'en'): { sample: RenderedNotice; problems: LinkProblem[] } {
-    if (!this.templates.mailExists(name)) throw new Error(`no mail template "${name}" in templates/mail`);
+    if (!this.templateExists(name)) throw new Error(`no notice template "${name}" in templates/mail`);
     const campaign = {
       id: 0,
       incidentRef: 'INC-0000',
@@ -136,7 +143,7 @@ export class NoticeRendererService {
     const realistic = sample ?? REALISTIC_SAMPLE;
     const rendered = [realistic, HOSTILE_SAMPLE, EDGE_SAMPLE].map((recipient) => {
       const notice = this.renderUnchecked(campaign, { ...recipient, locale: realistic.locale });
-      notice.problems = checkNotice(notice);
+      notice.problems = checkMail(notice);
       return notice;
     });
     const seen = new Set<string>();

@@ -8,7 +8,7 @@ import { MailTransportService, classifySmtpError } from '../../mail/mail-transpo
 import { MetricsService, type NoticeReplyClass } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
-import { describeProblems } from './link-free.js';
+import { describeProblems } from '../link-free.js';
 import { NO_VERIFIED_EMAIL } from './notice-queue.service.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';

@@ -8,8 +8,9 @@ import { MailTransportService } from '../../mail/mail-transport.service.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
-import { TemplatesService } from '../../templates/templates.service.js';
-import { describeMinutes, linkTtlMinutes } from './reset-tokens.js';
+import { describeDuration } from '../../templates/locale.js';
+import { linkTtlMinutes } from './reset-tokens.js';
+import { UserMailRendererService } from './user-mail-renderer.service.js';
 
 export type ResetLinkOutcome = 'sent' | 'not-eligible';
 
@@ -26,7 +27,7 @@ export class ResetLinkMailService {
     private readonly prisma: PrismaService,
     private readonly progress: CampaignProgressService,
     private readonly audit: AuditService,
-    private readonly templates: TemplatesService,
+    private readonly renderer: UserMailRendererService,
     private readonly mail: MailTransportService,
     private readonly metrics: MetricsService,
   ) {}
@@ -58,13 +59,12 @@ export class ResetLinkMailService {
       return 'not-eligible';
     }
     const { account, campaign, ttl, linkId } = issued;
-    const rendered = this.templates.renderMail('reset-link', account.locale, {
-      displayName: account.displayName ?? account.username,
-      username: account.username,
-      resetUrl: `${this.config.http.publicUrl}/reset/${token}`,
-      lifetime: describeMinutes(ttl),
-      phrase: campaign?.phrase,
-    });
+    const rendered = this.renderer.render(
+      'reset-link',
+      account,
+      { lifetime: describeDuration(ttl, account.locale), phrase: campaign?.phrase },
+      `${this.config.http.publicUrl}/reset/${token}`,
+    );
     await this.mail.send({ to: account.email!, ...rendered, messageId: `<reset-link-${linkId}@reset-orchestrator>` });
     this.metrics.resetLinksMailed.inc();
     this.logger.log(`link ${linkId} mailed to account ${accountId}`);

@@ -1,6 +1,3 @@
-/** A reset token as mailed: 32 random bytes, base64url without padding. Anything else is treated like an expired link. */
-export const RESET_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-
 export const DEFAULT_LINK_TTL_MINUTES = 30;
 export const MAX_LINK_TTL_MINUTES = 24 * 60;
 
@@ -20,9 +17,4 @@ export function maskEmail(email: string): string {
   const maskedLocal = local.length <= 2 ? `${local[0]}***` : `${local[0]}***${local[local.length - 1]}`;
   const maskedDomain = dot > 0 ? `${domain[0]}***${domain.slice(dot)}` : `${domain[0]}***`;
   return `${maskedLocal}@${maskedDomain}`;
-}
-
-export function describeMinutes(minutes: number): string {
-  if (minutes % 60 === 0) return minutes === 60 ? '1 hour' : `${minutes / 60} hours`;
-  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
 }

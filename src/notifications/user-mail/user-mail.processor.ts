@@ -6,6 +6,7 @@ import { HandlesJob, handlerOf } from '../../queues/job-handlers.js';
 import { QUEUES, type SendUserMailJob } from '../../queues/queue-names.js';
 import { PasswordChangedMailService } from './password-changed-mail.service.js';
 import { ResetLinkMailService } from './reset-link-mail.service.js';
+import { UnsafeMailError } from './user-mail-renderer.service.js';
 
 /** Thin: hands each job to the service that owns its kind; a permanent SMTP refusal is not retried. */
 @Processor(QUEUES.userMail, { concurrency: 5 })
@@ -26,6 +27,10 @@ export class UserMailProcessor extends WorkerHost {
       return await handle(job.data.accountId);
     } catch (err) {
       if (err instanceof UnrecoverableError) throw err;
+      if (err instanceof UnsafeMailError) {
+        this.logger.error(`${job.data.kind} mail for account ${job.data.accountId} not sent: ${err.message}`);
+        throw new UnrecoverableError(err.message);
+      }
       const failure = classifySmtpError(err);
       this.logger.warn(`${job.data.kind} mail for account ${job.data.accountId} failed: ${failure.reply}`);
       throw failure.permanent ? new UnrecoverableError(failure.reply) : err;

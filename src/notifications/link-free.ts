@@ -1,7 +1,8 @@
 /**
- * The link-free rule for campaign notices. A notice must give a mail client nothing to turn into a link: no href or
- * link-bearing markup, no URL scheme, no `www.`, no bare domain or IP address, no email address. `findLinks` detects
- * them; `neutralise` rewrites untrusted values (account data) so they can no longer form one.
+ * The link rule for every mail this product sends. A mail must give a mail client nothing to turn into a link: no href
+ * or link-bearing markup, no URL scheme, no `www.`, no bare domain or IP address, no email address. The one exception is
+ * the product's own reset or secret link in a mail the user asked for, exactly once. `findLinks` detects links;
+ * `neutralise` rewrites untrusted values (account data) so they can no longer form one.
  */
 
 export interface LinkProblem {
@@ -65,7 +66,7 @@ export function findLinks(part: string, content: string, html = false): LinkProb
   return [...problems.values()];
 }
 
-export interface NoticeContent {
+export interface MailContent {
   subject: string;
   text: string;
   html: string;
@@ -73,13 +74,41 @@ export interface NoticeContent {
   headers?: Record<string, string>;
 }
 
-/** Checks everything a recipient reads in a notice: subject, both body parts and the extra headers. */
-export function checkNotice(notice: NoticeContent): LinkProblem[] {
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;', '`': '&#x60;', '=': '&#x3D;' };
+
+/** The product's link as a body part may carry it: in HTML as one anchor showing its own address, or the address alone. */
+function ownLinkForms(link: string, html: boolean): string[] {
+  if (!html) return [link];
+  const escaped = link.replace(/[&<>"'`=]/g, (c) => HTML_ESCAPES[c]!);
+  return [...new Set([escaped, link])].flatMap((url) => [`<a href="${url}">${url}</a>`, url]);
+}
+
+/** One body part with the product's own link taken out: what is left must be link-free, and the link there exactly `expected` times. */
+function checkBody(part: string, content: string, html: boolean, ownLink: string | undefined): LinkProblem[] {
+  let rest = content;
+  let count = 0;
+  for (const form of ownLink ? ownLinkForms(ownLink, html) : []) {
+    const pieces = rest.split(form);
+    count += pieces.length - 1;
+    rest = pieces.join(' ');
+  }
+  const expected = ownLink ? 1 : 0;
+  const problems = findLinks(part, rest, html);
+  if (count !== expected) problems.push({ part, text: `${count} times`, rule: `the product's own link must appear ${expected} time(s)` });
+  return problems;
+}
+
+/**
+ * Checks everything a recipient reads in a mail: subject, both body parts and the extra headers. `ownLink` is the one
+ * link a mail the user asked for carries (its reset or secret URL): it must appear exactly once in each body part and
+ * nowhere else; without it, nothing may be a link.
+ */
+export function checkMail(mail: MailContent, ownLink?: string): LinkProblem[] {
   return [
-    ...findLinks('subject', notice.subject),
-    ...findLinks('text', notice.text),
-    ...findLinks('html', notice.html, true),
-    ...Object.entries(notice.headers ?? {}).flatMap(([name, value]) => findLinks(`header ${name}`, value)),
+    ...findLinks('subject', mail.subject),
+    ...checkBody('text', mail.text, false, ownLink),
+    ...checkBody('html', mail.html, true, ownLink),
+    ...Object.entries(mail.headers ?? {}).flatMap(([name, value]) => findLinks(`header ${name}`, value)),
   ];
 }
 
