@@ -6,17 +6,19 @@ import type { AppConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaModule } from '../prisma/prisma.module.js';
+import { RedisModule } from '../redis/redis.module.js';
 
 /**
- * What `resetctl accounts import` and `demo seed` need: the database, the hasher and the audit log. Not the
- * infrastructure module, whose audit, operators and mail modules bring controllers, Swagger, queues and SMTP.
+ * What `resetctl accounts import` and `demo seed` need: the database, the hasher and the audit log (with its signed
+ * head in Redis). Not the infrastructure module, whose audit, operators and mail modules bring controllers, Swagger,
+ * queues and SMTP.
  */
 @Module({})
 export class AccountsCliModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AccountsCliModule,
-      imports: [ConfigModule.forRoot(config), PrismaModule],
+      imports: [ConfigModule.forRoot(config), PrismaModule, RedisModule],
       providers: [AuditService, PasswordHasherService, AccountsImportService, AccountsService],
     };
   }
