@@ -36,6 +36,7 @@ const ACCESS: Record<string, Principal[]> = {
   'GET /api/campaigns/:id': ['admin', 'responder', 'manager'],
   'PATCH /api/campaigns/:id': ['admin', 'responder'],
   'GET /api/campaigns/:id/preview': ['admin', 'responder', 'manager'],
+  'GET /api/campaigns/:id/unknown-usernames': ['admin', 'responder', 'manager'],
   'POST /api/campaigns/:id/launch': ['admin', 'responder'],
   'POST /api/campaigns/:id/pause': ['admin', 'responder'],
   'POST /api/campaigns/:id/resume': ['admin', 'responder'],
