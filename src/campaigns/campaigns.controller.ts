@@ -55,7 +55,7 @@ export class CampaignsController {
   @HttpCode(200)
   @Roles('admin', 'responder')
   launch(@Param('id', ParseIntPipe) id: number, @Body() body: LaunchCampaignDto, @CurrentOperator() operator: AuthenticatedOperator) {
-    return this.campaigns.launch(id, operatorActor(operator), { acceptGaps: body.acceptGaps });
+    return this.campaigns.launch(id, operatorActor(operator), { acceptGaps: body.acceptGaps, canary: body.canary });
   }
 
   @Post(':id/pause')

@@ -33,6 +33,10 @@ type Tx = Prisma.TransactionClient;
 
 const OPEN_STATES: ProgressState[] = ['flagged', 'notice_sent', 'notice_failed', 'pre_reset', 'link_sent'];
 const USERNAME_CHUNK = 10_000;
+const ALREADY_LAUNCHED_HINT: Partial<Record<CampaignStatus, string>> = {
+  running: ': pause it with `resetctl campaign pause`',
+  paused: ': continue it with `resetctl campaign resume`',
+};
 const CSV_PAGE = 5_000;
 
 export interface CampaignPreview {
@@ -237,11 +241,12 @@ export class CampaignsService {
   }
 
   /**
-   * Starts flagging and notices. Idempotent: launching a running or paused campaign again flags nobody twice and only
-   * restarts flagging that was interrupted. A draft that would leave people out (see CampaignGaps) is only launched
-   * with `acceptGaps`, so the responder decides with the numbers in front of them.
+   * Starts flagging and notices of a draft; any other status is a 409 that says what the campaign is doing (the sweep
+   * restarts interrupted flagging by itself). A draft that would leave people out (see CampaignGaps) is only launched
+   * with `acceptGaps`, so the responder decides with the numbers in front of them. With `canary` the campaign pauses
+   * itself after that many notices (see the sender), so a real one can be read before the rest go.
    */
-  async launch(id: number, actor: string, options: { acceptGaps?: boolean } = {}): Promise<Campaign & { progress: CampaignProgress }> {
+  async launch(id: number, actor: string, options: { acceptGaps?: boolean; canary?: number } = {}): Promise<Campaign & { progress: CampaignProgress }> {
     const draft = await this.find(id);
     if (draft.status === 'draft') {
       const { problems } = this.renderer.checkTemplate(draft);
@@ -251,11 +256,7 @@ export class CampaignsService {
     }
     const campaign = await this.prisma.$transaction(async (tx) => {
       const current = await this.lock(tx, id);
-      if (current.status === 'completed' || current.status === 'cancelled') throw new ConflictException(`campaign ${id} is ${current.status}`);
-      if (current.status !== 'draft') {
-        await this.audit.record(tx, { actor, action: 'campaign.launch', campaignId: id, details: { alreadyLaunched: true, status: current.status } });
-        return current;
-      }
+      if (current.status !== 'draft') throw new ConflictException(`campaign ${id} was already launched and is ${current.status}${ALREADY_LAUNCHED_HINT[current.status] ?? ''}`);
       const { inScope: n, gaps } = await scopeCounts(tx, current);
       if (!n) throw new BadRequestException(`campaign ${id}'s scope matches no accounts`);
       if (hasGaps(gaps) && !options.acceptGaps) {
@@ -266,12 +267,12 @@ export class CampaignsService {
           gaps,
         });
       }
-      const launched = await tx.campaign.update({ where: { id }, data: { status: 'running', launchedAt: new Date() } });
+      const launched = await tx.campaign.update({ where: { id }, data: { status: 'running', launchedAt: new Date(), canaryRemaining: options.canary ?? null } });
       await this.audit.record(tx, {
         actor,
         action: 'campaign.launch',
         campaignId: id,
-        details: { accountsInScope: n, noticeRate: launched.noticeRate, gaps, acceptedGaps: hasGaps(gaps) },
+        details: { accountsInScope: n, noticeRate: launched.noticeRate, gaps, acceptedGaps: hasGaps(gaps), canary: options.canary },
       });
       return launched;
     });
@@ -305,7 +306,11 @@ export class CampaignsService {
   }
 
   async resume(id: number, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
-    const campaign = await this.transition(id, actor, 'campaign.resume', ['paused'], () => ({ status: 'running' }));
+    // A canary that has sent its notices is over: the rest go. One paused before that keeps its remaining count.
+    const campaign = await this.transition(id, actor, 'campaign.resume', ['paused'], (c) => ({
+      status: 'running',
+      canaryRemaining: c.canaryRemaining === 0 ? null : c.canaryRemaining,
+    }));
     await this.syncQueues(campaign, ['launch', 'feed']);
     return this.get(id);
   }

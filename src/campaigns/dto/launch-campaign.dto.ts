@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { MAX_CANARY } from '../campaign-limits.js';
 
 export class LaunchCampaignDto {
   @ApiPropertyOptional({
@@ -9,4 +10,11 @@ export class LaunchCampaignDto {
   @IsOptional()
   @IsBoolean()
   acceptGaps?: boolean;
+
+  @ApiPropertyOptional({ description: 'send only this many notices, then pause the campaign (resume sends the rest)', minimum: 1, maximum: 1000 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CANARY)
+  canary?: number;
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CampaignPreview, CampaignProgress } from '../../campaigns/campaigns.service.js';
-import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
+import { MAX_CANARY, MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
 import { parseDuration } from '../../config/app-config.js';
 import { describeProblems } from '../../notifications/notices/link-free.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
@@ -18,6 +18,12 @@ const noticeRenderer = async () => (await import('../../notifications/notices/no
 function noticeRate(value: string): number {
   const n = positiveInt(value);
   if (n > MAX_NOTICE_RATE) throw new InvalidArgumentError(`at most ${MAX_NOTICE_RATE} notices per second`);
+  return n;
+}
+
+function canarySize(value: string): number {
+  const n = positiveInt(value);
+  if (n > MAX_CANARY) throw new InvalidArgumentError(`a canary is at most ${MAX_CANARY} notices`);
   return n;
 }
 
@@ -146,9 +152,11 @@ export function registerCampaignCommands(program: Command): void {
     .command('launch <id>')
     .description('flag the scope (in batches, in the worker) and start sending notices; refuses while the preview counts anyone left out')
     .option('--accept-gaps', 'launch although usernames match no account or accounts cannot sign in, are disabled or have no verified email')
-    .action(async (id: string, opts: { acceptGaps?: boolean }) => {
-      const result = await withApp(async (get) => get(await campaignsService()).launch(campaignId(id), CLI_ACTOR, { acceptGaps: opts.acceptGaps }));
+    .option('--canary <n>', 'send only the first N notices, then pause: read one (and check the spam folder) before `resume`', canarySize)
+    .action(async (id: string, opts: { acceptGaps?: boolean; canary?: number }) => {
+      const result = await withApp(async (get) => get(await campaignsService()).launch(campaignId(id), CLI_ACTOR, opts));
       print(progressBar(result.progress));
+      if (opts.canary) print(`canary: the first ${opts.canary} notices go out, then the campaign pauses. Read one, then: resetctl campaign resume ${result.id}`);
     });
 
   const action = (name: 'pause' | 'resume', description: string) =>

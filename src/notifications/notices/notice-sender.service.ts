@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import pg from 'pg';
+import { AuditService } from '../../audit/audit.service.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
@@ -7,7 +8,7 @@ import { MailTransportService, classifySmtpError } from '../../mail/mail-transpo
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { describeProblems } from './link-free.js';
-import { NO_VERIFIED_EMAIL } from './notice-queue.service.js';
+import { NO_VERIFIED_EMAIL, NoticeQueueService } from './notice-queue.service.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
 
@@ -19,6 +20,7 @@ export type NoticeOutcome = 'sent' | 'failed' | 'skipped';
 interface NoticeRow {
   state: ProgressState;
   status: CampaignStatus;
+  canary_remaining: number | null;
   notice_rate: number;
   incident_ref: string;
   reason: string;
@@ -32,13 +34,23 @@ interface NoticeRow {
 }
 
 const LOCK_NOTICE_ROW = `
-  SELECT ca.state, c.status, c.notice_rate, c.incident_ref, c.reason, c.phrase, c.template,
+  SELECT ca.state, c.status, c.canary_remaining, c.notice_rate, c.incident_ref, c.reason, c.phrase, c.template,
          a.username, a.display_name, a.email, a.email_verified, a.locale
   FROM campaign_accounts ca
   JOIN campaigns c ON c.id = ca.campaign_id
   JOIN accounts a ON a.id = ca.account_id
   WHERE ca.campaign_id = $1 AND ca.account_id = $2
   FOR UPDATE OF ca`;
+
+/**
+ * Takes one of a canary launch's notices; the last one pauses the campaign. The campaign row stays locked until this
+ * send commits or rolls back (a retry gives the notice back), so however many workers send, exactly N go out.
+ */
+const TAKE_CANARY_NOTICE = `
+  UPDATE campaigns SET canary_remaining = canary_remaining - 1,
+         status = CASE WHEN canary_remaining = 1 THEN 'paused'::"CampaignStatus" ELSE status END, updated_at = now()
+  WHERE id = $1 AND status = 'running' AND canary_remaining > 0
+  RETURNING canary_remaining`;
 
 const RECORD_REPEATED_FAILURE = `
   UPDATE campaign_accounts SET notice_error = $3, notice_attempts = notice_attempts + 1, notice_failed_at = now()
@@ -74,6 +86,8 @@ export class NoticeSenderService implements OnModuleDestroy {
     private readonly renderer: NoticeRendererService,
     private readonly mail: MailTransportService,
     private readonly pacer: NoticePacerService,
+    private readonly queues: NoticeQueueService,
+    private readonly audit: AuditService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.pool = new pg.Pool({ connectionString: config.database.url, max: config.campaigns.noticeConcurrency, pipeline: true, connectionTimeoutMillis: 60_000 });
@@ -130,6 +144,15 @@ export class NoticeSenderService implements OnModuleDestroy {
       { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
     );
     if (notice.problems.length) return this.fail(client, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`);
+    let canaryDone = false;
+    if (row.canary_remaining !== null) {
+      const taken = await client.query<{ canary_remaining: number }>(TAKE_CANARY_NOTICE, [campaignId]);
+      if (!taken.rows.length) {
+        await client.query('ROLLBACK');
+        return 'skipped';
+      }
+      canaryDone = taken.rows[0].canary_remaining === 0;
+    }
     await this.pacer.waitForSlot(campaignId, row.notice_rate);
     try {
       await this.mail.sendNotice({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
@@ -142,7 +165,14 @@ export class NoticeSenderService implements OnModuleDestroy {
     accepted();
     // advance() queues its statement before its first await, so it and the COMMIT go out together.
     await inOneWrite(client, () => Promise.all([this.progress.advance(client, campaignId, [accountId], 'notice_sent'), client.query('COMMIT')]));
+    if (canaryDone) await this.canaryPaused(campaignId);
     return 'sent';
+  }
+
+  /** After the canary's last notice: the queue stops handing out jobs, and the pause is on the record. */
+  private async canaryPaused(campaignId: number): Promise<void> {
+    await this.audit.recordNow({ actor: 'system', action: 'campaign.pause', campaignId, details: { from: 'running', canary: 'sent' } });
+    await this.queues.queue(campaignId).pause().catch(() => undefined);
   }
 
   private async recordDelivered(campaignId: number, accountId: number): Promise<void> {
