@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Command } from 'commander';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AuditService } from '../../src/audit/audit.service.js';
 import { registerOperatorsCommands } from '../../src/cli/commands/operators.commands.js';
 import { RedisService } from '../../src/redis/redis.module.js';
+import { runCli } from '../support/cli.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 /** The chain's hash before it was keyed, written out here: what anyone with database access can recompute. */
@@ -160,63 +160,42 @@ describe('audit log API and tamper evidence', () => {
     });
 
     it('prints the signed head, and a printed head catches a truncation after Redis lost its copy', async () => {
-      const printed: string[] = [];
-      const errors: string[] = [];
-      const saved = { ...process.env };
-      Object.assign(process.env, {
-        DATABASE_URL: t.config.database.url,
-        QUEUE_PREFIX: t.config.redis.queuePrefix,
-        SECRET_ENCRYPTION_KEY: t.config.secrets.encryptionKey!.toString('base64'),
-      });
-      const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
-      const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (errors.push(String(chunk)), true));
       const cli = async (...args: string[]) => {
-        const program = new Command().exitOverride();
-        registerOperatorsCommands(program);
-        process.exitCode = undefined;
-        printed.length = 0;
-        await program.parseAsync(args, { from: 'user' });
-        const code = process.exitCode;
-        process.exitCode = undefined;
-        return { code, out: printed.join('') };
+        const run = await runCli(t, registerOperatorsCommands, args);
+        return { code: run.exitCode, out: run.out, err: run.err };
       };
-      try {
-        const total = await t.prisma.auditEntry.count();
-        const head = await cli('audit', 'head');
-        expect(head.code).toBeUndefined();
-        const value = head.out.trim();
-        expect(value).toMatch(new RegExp(`^audit-head\\.v1\\.${total}\\.0\\.[0-9a-f]{64}\\.[0-9a-f]{64}$`));
-        expect(value).toContain((await t.prisma.auditEntry.findUniqueOrThrow({ where: { id: total } })).hash);
+      const total = await t.prisma.auditEntry.count();
+      const head = await cli('audit', 'head');
+      expect(head.code).toBeUndefined();
+      const value = head.out.trim();
+      expect(value).toMatch(new RegExp(`^audit-head\\.v1\\.${total}\\.0\\.[0-9a-f]{64}\\.[0-9a-f]{64}$`));
+      expect(value).toContain((await t.prisma.auditEntry.findUniqueOrThrow({ where: { id: total } })).hash);
 
-        const last = await t.prisma.auditEntry.findUniqueOrThrow({ where: { id: total } });
-        await t.prisma.$executeRaw`DELETE FROM audit_log WHERE id = ${total}`;
-        await t.get(RedisService).del(`${t.config.redis.queuePrefix}:audit-head`);
-        const withoutHead = await cli('audit', 'verify');
-        expect(withoutHead.code).toBe(1);
-        expect(JSON.parse(withoutHead.out).problems).toEqual(['no signed head in Redis: compare with a head printed earlier (audit verify --head <value>)']);
-        const withPrinted = await cli('audit', 'verify', '--head', value);
-        expect(withPrinted.code).toBe(1);
-        expect(JSON.parse(withPrinted.out).problems).toEqual([
-          'no signed head in Redis: compare with a head printed earlier (audit verify --head <value>)',
-          `truncated: the head given records ${total} entries, the table has ${total - 1}`,
-        ]);
-        const forged = value.replace(`.v1.${total}.`, `.v1.${total - 1}.`);
-        expect(JSON.parse((await cli('audit', 'verify', '--head', forged)).out).problems).toContain(
-          'the head given: the signature of the head does not match: it was altered or made with another key',
-        );
-        expect((await cli('audit', 'head')).code).toBe(1);
-        expect(errors.join('')).toContain('no signed audit head yet');
+      const last = await t.prisma.auditEntry.findUniqueOrThrow({ where: { id: total } });
+      await t.prisma.$executeRaw`DELETE FROM audit_log WHERE id = ${total}`;
+      await t.get(RedisService).del(`${t.config.redis.queuePrefix}:audit-head`);
+      const withoutHead = await cli('audit', 'verify');
+      expect(withoutHead.code).toBe(1);
+      expect(JSON.parse(withoutHead.out).problems).toEqual(['no signed head in Redis: compare with a head printed earlier (audit verify --head <value>)']);
+      const withPrinted = await cli('audit', 'verify', '--head', value);
+      expect(withPrinted.code).toBe(1);
+      expect(JSON.parse(withPrinted.out).problems).toEqual([
+        'no signed head in Redis: compare with a head printed earlier (audit verify --head <value>)',
+        `truncated: the head given records ${total} entries, the table has ${total - 1}`,
+      ]);
+      const forged = value.replace(`.v1.${total}.`, `.v1.${total - 1}.`);
+      expect(JSON.parse((await cli('audit', 'verify', '--head', forged)).out).problems).toContain(
+        'the head given: the signature of the head does not match: it was altered or made with another key',
+      );
+      const noHead = await cli('audit', 'head');
+      expect(noHead.code).toBe(1);
+      expect(noHead.err).toContain('no signed audit head yet');
 
-        await t.prisma.auditEntry.create({ data: { ...last, details: last.details as object } });
-        const restored = await cli('audit', 'verify', '--head', value);
-        expect(JSON.parse(restored.out).problems).toEqual(['no signed head in Redis: compare with a head printed earlier (audit verify --head <value>)']);
-        await audit.recordNow({ actor: 'operator:bob', action: 'campaign.launch' });
-        expect(await cli('audit', 'verify', '--head', value)).toMatchObject({ code: undefined });
-      } finally {
-        out.mockRestore();
-        err.mockRestore();
-        process.env = saved;
-      }
+      await t.prisma.auditEntry.create({ data: { ...last, details: last.details as object } });
+      const restored = await cli('audit', 'verify', '--head', value);
+      expect(JSON.parse(restored.out).problems).toEqual(['no signed head in Redis: compare with a head printed earlier (audit verify --head <value>)']);
+      await audit.recordNow({ actor: 'operator:bob', action: 'campaign.launch' });
+      expect(await cli('audit', 'verify', '--head', value)).toMatchObject({ code: undefined });
     });
 
     it('warns that a service running as the tables\' owner can still rewrite them', async () => {

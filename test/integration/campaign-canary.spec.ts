@@ -1,14 +1,14 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerCampaignCommands } from '../../src/cli/commands/campaigns.commands.js';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
 import { WorkerModule } from '../../src/worker.module.js';
+import { runCli } from '../support/cli.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { sleep, until } from '../support/until.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ACCOUNTS = 40;
 
 describe('a canary launch', () => {
@@ -19,16 +19,6 @@ describe('a canary launch', () => {
 
   const post = (path: string, body: unknown = {}) =>
     fetch(`${t.baseUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${responder}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-  async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (ok(value)) return value;
-      if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(value)}`);
-      await sleep(100);
-    }
-  }
 
   beforeAll(async () => {
     sink = await new SmtpSink().start();
@@ -71,21 +61,10 @@ describe('a canary launch', () => {
     expect(again.status).toBe(409);
     expect((await again.json()).message).toBe(`campaign ${campaign.id} was already launched and is paused: continue it with \`resetctl campaign resume\``);
 
-    const printed: string[] = [];
-    const saved = { ...process.env };
-    Object.assign(process.env, { DATABASE_URL: t.config.database.url, QUEUE_PREFIX: t.config.redis.queuePrefix, SMTP_URL: sink.url });
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
-    try {
-      const program = new Command().exitOverride();
-      registerCampaignCommands(program);
-      // resetctl prints the message and exits 1 on a rejected command.
-      await expect(program.parseAsync(['campaign', 'launch', String(campaign.id)], { from: 'user' })).rejects.toThrow(
-        `campaign ${campaign.id} was already launched and is paused`,
-      );
-    } finally {
-      out.mockRestore();
-      process.env = saved;
-    }
+    // resetctl prints the message and exits 1 on a rejected command.
+    await expect(runCli(t, registerCampaignCommands, ['campaign', 'launch', String(campaign.id)], { SMTP_URL: sink.url })).rejects.toThrow(
+      `campaign ${campaign.id} was already launched and is paused`,
+    );
 
     expect((await post(`/api/campaigns/${campaign.id}/resume`)).status).toBe(200);
     await sink.waitFor(() => sink.messages.length >= ACCOUNTS, 60_000);

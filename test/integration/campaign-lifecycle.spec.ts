@@ -1,13 +1,12 @@
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerCampaignCommands } from '../../src/cli/commands/campaigns.commands.js';
 import { NoticeQueueService } from '../../src/notifications/notices/notice-queue.service.js';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
+import { runCli } from '../support/cli.js';
 import { tempFile } from '../support/factories.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, until } from '../support/until.js';
 
 describe('campaign lifecycle', () => {
   let sink: SmtpSink;
@@ -36,16 +35,6 @@ describe('campaign lifecycle', () => {
     const res = await post('/api/campaigns', { name: 'Test', incidentRef: 'INC-7', reason: 'Passwords may have leaked.', ...body });
     expect(res.status).toBe(201);
     return (await res.json()).campaign;
-  }
-
-  async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (ok(value)) return value;
-      if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(value)}`);
-      await sleep(100);
-    }
   }
 
   const countsOf = (id: number) => progress.counts(id);
@@ -144,38 +133,23 @@ describe('campaign lifecycle', () => {
     await seed('cg', 3);
     await t.prisma.account.update({ where: { username: 'cg2' }, data: { disabled: true } });
     const file = await tempFile('username\ncg1\ncg2\ncg3\nnot-here\n', 'txt');
-    const printed: string[] = [];
-    const saved = { ...process.env };
-    Object.assign(process.env, { DATABASE_URL: t.config.database.url, QUEUE_PREFIX: t.config.redis.queuePrefix, SMTP_URL: sink.url });
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
-    const cli = async (...args: string[]) => {
-      printed.length = 0;
-      const program = new Command().exitOverride();
-      registerCampaignCommands(program);
-      await program.parseAsync(args, { from: 'user' });
-      return printed.join('');
-    };
-    try {
-      const created = await cli('campaign', 'create', '--name', 'CLI gaps', '--incident', 'INC-9', '--usernames', file);
-      const id = Number(/^campaign (\d+) created/.exec(created)![1]);
-      expect(created).toContain('accounts to flag:           3\n');
-      expect(created).toContain(`  usernames with no account:    1 (not-here; all: resetctl campaign unknown-usernames ${id})\n`);
-      expect(created).toContain('  cannot reach pre-reset page:  0 (no password here, no application, no directory)\n');
-      expect(created).toContain('  disabled:                     1\n');
-      expect(created).toContain('  without a verified email:     0 (no notice, no reset link: admin-assisted path)\n');
+    const cli = async (...args: string[]) => (await runCli(t, registerCampaignCommands, args, { SMTP_URL: sink.url })).out;
+    const created = await cli('campaign', 'create', '--name', 'CLI gaps', '--incident', 'INC-9', '--usernames', file);
+    const id = Number(/^campaign (\d+) created/.exec(created)![1]);
+    expect(created).toContain('accounts to flag:           3\n');
+    expect(created).toContain(`  usernames with no account:    1 (not-here; all: resetctl campaign unknown-usernames ${id})\n`);
+    expect(created).toContain('  cannot reach pre-reset page:  0 (no password here, no application, no directory)\n');
+    expect(created).toContain('  disabled:                     1\n');
+    expect(created).toContain('  without a verified email:     0 (no notice, no reset link: admin-assisted path)\n');
 
-      // resetctl prints the message and exits 1 on a rejected command.
-      await expect(cli('campaign', 'launch', String(id))).rejects.toThrow(
-        `campaign ${id} would leave people out: 1 usernames on the list match no account; 1 accounts are disabled.`,
-      );
-      expect((await t.prisma.campaign.findUniqueOrThrow({ where: { id } })).status).toBe('draft');
-      expect(await cli('campaign', 'unknown-usernames', String(id))).toBe('username\r\nnot-here\r\n');
-      expect(await cli('campaign', 'launch', String(id), '--accept-gaps')).toContain('running');
-      await cli('campaign', 'cancel', String(id), '--clear-must-reset');
-    } finally {
-      out.mockRestore();
-      process.env = saved;
-    }
+    // resetctl prints the message and exits 1 on a rejected command.
+    await expect(cli('campaign', 'launch', String(id))).rejects.toThrow(
+      `campaign ${id} would leave people out: 1 usernames on the list match no account; 1 accounts are disabled.`,
+    );
+    expect((await t.prisma.campaign.findUniqueOrThrow({ where: { id } })).status).toBe('draft');
+    expect(await cli('campaign', 'unknown-usernames', String(id))).toBe('username\r\nnot-here\r\n');
+    expect(await cli('campaign', 'launch', String(id), '--accept-gaps')).toContain('running');
+    await cli('campaign', 'cancel', String(id), '--clear-must-reset');
   });
 
   it('pauses at once, resumes where it stopped, changes rate, and cancels with must-reset cleared', async () => {
