@@ -1,4 +1,5 @@
-import { canReachPreReset } from '../accounts/account-reach.js';
+import { CAN_REACH_PRE_RESET } from '../accounts/account-reach.js';
+import { REACHABLE_EMAIL } from '../accounts/reachable-email.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { type ScopedCampaign, scopeCondition } from './campaign-scope.js';
 
@@ -31,9 +32,9 @@ export function unknownUsernamesFrom(campaignId: number): Prisma.Sql {
 export async function scopeCounts(db: Db, campaign: ScopedCampaign): Promise<{ inScope: number; gaps: CampaignGaps }> {
   const [{ inScope, ...counts }] = await db.$queryRaw<Array<Omit<CampaignGaps, 'unknownUsernames'> & { inScope: number }>>(Prisma.sql`
     SELECT count(*)::int AS "inScope",
-           count(*) FILTER (WHERE NOT ${canReachPreReset('a')})::int AS "cannotReachPreReset",
+           count(*) FILTER (WHERE NOT ${CAN_REACH_PRE_RESET})::int AS "cannotReachPreReset",
            count(*) FILTER (WHERE a.disabled)::int AS disabled,
-           count(*) FILTER (WHERE a.email IS NULL OR a.email = '' OR NOT a.email_verified)::int AS "withoutVerifiedEmail"
+           count(*) FILTER (WHERE NOT ${REACHABLE_EMAIL})::int AS "withoutVerifiedEmail"
     FROM accounts a WHERE ${scopeCondition(campaign)}`);
   let unknownUsernames = 0;
   if (campaign.scope === 'usernames') {

@@ -10,8 +10,8 @@ import { RedisModule } from '../redis/redis.module.js';
 
 /**
  * What `resetctl accounts import` and `demo seed` need: the database, the hasher and the audit log (with its signed
- * head in Redis). Not the infrastructure module, whose audit, operators and mail modules bring controllers, Swagger,
- * queues and SMTP.
+ * head in Redis). Not the infrastructure module, whose queues and mail modules bring connections and SMTP these
+ * commands never use.
  */
 @Module({})
 export class AccountsCliModule {

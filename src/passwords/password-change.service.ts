@@ -46,11 +46,20 @@ export interface SetPasswordResult {
   campaignId: number | null;
 }
 
+/** Who chose the new password: the user (their own change or reset) or the product (a temporary password). */
+export type NewPasswordKind = 'chosen' | 'temporary';
+
+export interface ReplacePasswordResult {
+  sessionsRevoked: number;
+  resetLinksRevoked: number;
+}
+
 /**
  * The shared "set a new password" transaction of every user flow: policy check first (all failures at once),
  * then in one transaction the argon2id hash (imported bcrypt hashes are replaced here), a history entry,
  * must-reset and the expired flag cleared, every session and outstanding reset link of the account revoked,
- * the campaign progress completed and an audit entry.
+ * the campaign progress completed and an audit entry. Temporary passwords (secrets) share its writes through
+ * replacePassword.
  */
 @Injectable()
 export class PasswordChangeService {
@@ -78,16 +87,7 @@ export class PasswordChangeService {
       const locked = await tx.$queryRaw<{ must_reset_campaign_id: number | null }[]>`
         SELECT must_reset_campaign_id FROM accounts WHERE id = ${account.id} FOR UPDATE`;
       const campaignId = locked[0]?.must_reset_campaign_id ?? null;
-      await tx.account.update({
-        where: { id: account.id },
-        data: { passwordHash, passwordChangedAt: now, mustReset: false, mustResetCampaignId: null, passwordExpired: false },
-      });
-      await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash, createdAt: now } });
-      await tx.$executeRaw`
-        DELETE FROM password_history WHERE account_id = ${account.id} AND id NOT IN (
-          SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
-      await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
-      await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+      await this.replacePassword(tx, account, passwordHash, 'chosen', now);
       await this.progress.completeAccount(tx, account.id);
       await this.audit.record(tx, {
         actor: input.actor,
@@ -97,5 +97,38 @@ export class PasswordChangeService {
       });
       return { username: account.username, campaignId };
     });
+  }
+
+  /**
+   * The writes of every password change, in the caller's transaction: the new hash, a history entry and the history
+   * trimmed to its size, and every session and outstanding reset link of the account revoked (a link sent earlier
+   * would bypass the new password). A chosen password clears must-reset; a temporary one is stored expired, and the
+   * current password is first added to the history if an import left it out, so the user's next choice cannot go
+   * back to the password a breach exposed.
+   */
+  async replacePassword(
+    tx: Tx,
+    account: { id: number; passwordHash: string | null },
+    passwordHash: string,
+    kind: NewPasswordKind,
+    now = new Date(),
+  ): Promise<ReplacePasswordResult> {
+    if (kind === 'temporary' && account.passwordHash && !(await tx.passwordHistory.findFirst({ where: { accountId: account.id, passwordHash: account.passwordHash } }))) {
+      await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash: account.passwordHash } });
+    }
+    await tx.account.update({
+      where: { id: account.id },
+      data:
+        kind === 'chosen'
+          ? { passwordHash, passwordChangedAt: now, mustReset: false, mustResetCampaignId: null, passwordExpired: false }
+          : { passwordHash, passwordChangedAt: now, passwordExpired: true },
+    });
+    await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash, createdAt: now } });
+    await tx.$executeRaw`
+      DELETE FROM password_history WHERE account_id = ${account.id} AND id NOT IN (
+        SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
+    const sessions = await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
+    const resetLinks = await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+    return { sessionsRevoked: sessions.count, resetLinksRevoked: resetLinks.count };
   }
 }

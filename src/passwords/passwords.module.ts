@@ -1,11 +1,13 @@
 import { CaseFoldedPasswordService } from './case-folded-password.service.js';
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module.js';
+import { ProgressModule } from '../progress/progress.module.js';
 import { PasswordChangeService } from './password-change.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
 import { PasswordPolicyService } from './password-policy.service.js';
 
-@Global()
 @Module({
+  imports: [AuditModule, ProgressModule],
   providers: [PasswordHasherService, PasswordPolicyService, PasswordChangeService, CaseFoldedPasswordService],
   exports: [PasswordHasherService, PasswordPolicyService, PasswordChangeService, CaseFoldedPasswordService],
 })

@@ -1,11 +1,13 @@
 import { randomInt } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { hasReachableEmail } from '../accounts/reachable-email.js';
 import { AuditService } from '../audit/audit.service.js';
 import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import { type AppConfig, parseDuration } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { MailTransportService, classifySmtpError } from '../mail/mail-transport.service.js';
+import { PasswordChangeService } from '../passwords/password-change.service.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
@@ -41,6 +43,7 @@ export class SecretsService {
     private readonly audit: AuditService,
     private readonly hasher: PasswordHasherService,
     private readonly policy: PasswordPolicyService,
+    private readonly passwords: PasswordChangeService,
     private readonly cipher: SecretCipher,
     private readonly templates: TemplatesService,
     private readonly mail: MailTransportService,
@@ -56,7 +59,7 @@ export class SecretsService {
 
     const account = await this.prisma.account.findUnique({ where: { username: username.trim().toLowerCase() } });
     if (!account) throw new NotFoundException(`no account ${username}`);
-    if (request.email && !(account.email && account.emailVerified)) {
+    if (request.email && !hasReachableEmail(account)) {
       throw new BadRequestException(`account ${account.username} has no verified email address; deliver the link another way`);
     }
     if (request.format) throw new BadRequestException('format is for --external systems; an account gets what its policy preset takes');
@@ -77,12 +80,7 @@ export class SecretsService {
           details: { secretIds: superseded.map((r) => r.id), username: account.username, why: 'superseded by a newer temporary password' },
         });
       }
-      const now = new Date();
-      await this.recordHistory(tx, account, passwordHash);
-      await tx.account.update({ where: { id: account.id }, data: { passwordHash, passwordChangedAt: now, passwordExpired: true } });
-      const sessions = await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
-      // A reset link sent earlier would bypass the temporary password; the user starts again from this one.
-      const resetLinks = await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+      const { sessionsRevoked, resetLinksRevoked } = await this.passwords.replacePassword(tx, account, passwordHash, 'temporary');
       const link = await this.storeSecret(tx, value, { accountId: account.id, code, expiresAt, actor });
       await this.audit.record(tx, {
         actor,
@@ -94,8 +92,8 @@ export class SecretsService {
           ttlSeconds,
           codeRequired: Boolean(code),
           email: Boolean(request.email),
-          sessionsRevoked: sessions.count,
-          resetLinksRevoked: resetLinks.count,
+          sessionsRevoked,
+          resetLinksRevoked,
           supersededLinks: superseded.length,
           reason: request.reason,
         },
@@ -157,20 +155,6 @@ export class SecretsService {
       if (!this.policy.checkGenerated(value, account).length) return value;
     }
     throw new Error(`could not generate a temporary password that the ${account.policyPreset} policy accepts`);
-  }
-
-  /**
-   * History holds every password set, the current one included (as PasswordChangeService keeps it). An imported
-   * password may be missing from it, and it is the one a breach exposed, so it is added before the temporary one.
-   */
-  private async recordHistory(tx: Tx, account: { id: number; passwordHash: string | null }, passwordHash: string): Promise<void> {
-    if (account.passwordHash && !(await tx.passwordHistory.findFirst({ where: { accountId: account.id, passwordHash: account.passwordHash } }))) {
-      await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash: account.passwordHash } });
-    }
-    await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash } });
-    await tx.$executeRaw`
-      DELETE FROM password_history WHERE account_id = ${account.id} AND id NOT IN (
-        SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
   }
 
   private async storeSecret(

@@ -223,10 +223,10 @@ describe('who may call each route', () => {
     const board = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${tokens.responder}` } });
     expect(board.status).toBe(200);
     const names = ((await board.json()) as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['campaigns', 'notices', 'user-mail']);
+    expect(names).toEqual(['campaigns', 'user-mail']);
     const page = await fetch(`${t.baseUrl}/admin/queues`, { headers: { cookie: operatorCookies.admin } });
     expect(page.status).toBe(200);
-    const write = await fetch(`${t.baseUrl}/admin/queues/api/queues/notices/pause`, { method: 'PUT', headers: { cookie: operatorCookies.admin, 'sec-fetch-site': 'cross-site' } });
+    const write = await fetch(`${t.baseUrl}/admin/queues/api/queues/campaigns/pause`, { method: 'PUT', headers: { cookie: operatorCookies.admin, 'sec-fetch-site': 'cross-site' } });
     expect(write.status).toBe(403);
   });
 });
