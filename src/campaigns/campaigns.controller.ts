@@ -5,6 +5,7 @@ import { CurrentOperator, Roles, operatorActor, type AuthenticatedOperator } fro
 import { CampaignsService } from './campaigns.service.js';
 import { CancelCampaignDto } from './dto/cancel-campaign.dto.js';
 import { CreateCampaignDto } from './dto/create-campaign.dto.js';
+import { LaunchCampaignDto } from './dto/launch-campaign.dto.js';
 import { ListCampaignAccountsQuery } from './dto/list-campaign-accounts.query.js';
 import { UpdateCampaignDto } from './dto/update-campaign.dto.js';
 
@@ -44,11 +45,18 @@ export class CampaignsController {
     return this.campaigns.preview(id);
   }
 
+  @Get(':id/unknown-usernames')
+  @Roles('admin', 'responder', 'manager')
+  @ApiProduces('text/csv')
+  unknownUsernames(@Param('id', DatabaseIdPipe) id: number) {
+    return this.campaigns.unknownUsernamesCsv(id);
+  }
+
   @Post(':id/launch')
   @HttpCode(200)
   @Roles('admin', 'responder')
-  launch(@Param('id', DatabaseIdPipe) id: number, @CurrentOperator() operator: AuthenticatedOperator) {
-    return this.campaigns.launch(id, operatorActor(operator));
+  launch(@Param('id', DatabaseIdPipe) id: number, @Body() body: LaunchCampaignDto, @CurrentOperator() operator: AuthenticatedOperator) {
+    return this.campaigns.launch(id, operatorActor(operator), { acceptGaps: body.acceptGaps, canary: body.canary });
   }
 
   @Post(':id/pause')

@@ -24,6 +24,7 @@ import { COUNTS_COLUMN, CampaignProgressService, countsFromColumn } from '../pro
 import { OPEN_STATES, type StateCounts, isOpenState } from '../progress/progress-states.js';
 import { type CampaignJob, JOBS, QUEUES, feedJobId, launchJobId } from '../queues/queue-names.js';
 import { CampaignFlaggingService } from './campaign-flagging.service.js';
+import { type CampaignGaps, describeGaps, hasGaps, scopeCounts, unknownUsernamesFrom } from './campaign-gaps.js';
 import { newCampaignPhrase } from './campaign-phrase.js';
 import { scopeCondition } from './campaign-scope.js';
 import type { CreateCampaignDto } from './dto/create-campaign.dto.js';
@@ -32,12 +33,18 @@ import type { ListCampaignAccountsQuery } from './dto/list-campaign-accounts.que
 type Tx = Prisma.TransactionClient;
 
 const USERNAME_CHUNK = 10_000;
+const ALREADY_LAUNCHED_HINT: Partial<Record<CampaignStatus, string>> = {
+  running: ': pause it with `resetctl campaign pause`',
+  paused: ': continue it with `resetctl campaign resume`',
+};
 const CSV_PAGE = 5_000;
 
 export interface CampaignPreview {
   toFlag: number;
   withoutVerifiedEmail: number;
   usernamesNotFound?: { count: number; sample: string[] };
+  /** Who would be left out, each its own number; launch refuses while any is non-zero unless accepted. */
+  gaps: CampaignGaps;
   notice: { subject: string; text: string; html: string };
   linkCheck: { ok: boolean; problems: LinkProblem[] };
 }
@@ -166,31 +173,49 @@ export class CampaignsService {
     return { ...(await this.find(id)), progress: await this.progressOf(id) };
   }
 
-  /** What launching would do: accounts in scope, how many lack a verified email, a sample notice and the link check. */
+  /** What launching would do: accounts in scope, who would be left out, a sample notice and the link check. */
   async preview(id: number): Promise<CampaignPreview> {
     const campaign = await this.find(id);
     const scope = scopeCondition(campaign);
-    const [counts] = await this.prisma.$queryRaw<{ n: number; unverified: number }[]>(Prisma.sql`
-      SELECT count(*)::int AS n,
-             count(*) FILTER (WHERE NOT ${REACHABLE_EMAIL})::int AS unverified
-      FROM accounts a WHERE ${scope}`);
+    const { inScope, gaps } = await scopeCounts(this.prisma, campaign);
     const [first] = await this.prisma.$queryRaw<NoticeRecipient[]>(Prisma.sql`
       SELECT a.id, a.username, a.display_name AS "displayName", a.locale FROM accounts a WHERE ${scope} ORDER BY a.id LIMIT 1`);
     const { sample, problems } = this.renderer.checkTemplate(campaign, first);
     const preview: CampaignPreview = {
-      toFlag: counts.n,
-      withoutVerifiedEmail: counts.unverified,
+      toFlag: inScope,
+      withoutVerifiedEmail: gaps.withoutVerifiedEmail,
+      gaps,
       notice: { subject: sample.subject, text: sample.text, html: sample.html },
       linkCheck: { ok: problems.length === 0, problems },
     };
     if (campaign.scope === 'usernames') {
-      const missing = Prisma.sql`FROM campaign_scope_usernames s WHERE s.campaign_id = ${id}
-        AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.username = s.username)`;
-      const [{ n }] = await this.prisma.$queryRaw<{ n: number }[]>(Prisma.sql`SELECT count(*)::int AS n ${missing}`);
-      const rows = await this.prisma.$queryRaw<{ username: string }[]>(Prisma.sql`SELECT s.username ${missing} ORDER BY s.username LIMIT 100`);
-      preview.usernamesNotFound = { count: n, sample: rows.map((r) => r.username) };
+      const rows = await this.prisma.$queryRaw<{ username: string }[]>(Prisma.sql`SELECT s.username ${unknownUsernamesFrom(id)} ORDER BY s.username LIMIT 100`);
+      preview.usernamesNotFound = { count: gaps.unknownUsernames, sample: rows.map((r) => r.username) };
     }
     return preview;
+  }
+
+  /** Every username of the campaign's list that matches no account, as CSV, in keyset pages. */
+  async unknownUsernamesCsv(id: number): Promise<StreamableFile> {
+    await this.find(id);
+    const page = (after: string) =>
+      this.prisma.$queryRaw<{ username: string }[]>(
+        Prisma.sql`SELECT s.username ${unknownUsernamesFrom(id)} AND s.username > ${after} ORDER BY s.username LIMIT ${CSV_PAGE}`,
+      );
+    async function* lines(): AsyncGenerator<string> {
+      yield csvRow(['username']);
+      let after = '';
+      for (;;) {
+        const rows = await page(after);
+        for (const row of rows) yield csvRow([row.username]);
+        if (rows.length < CSV_PAGE) return;
+        after = rows[rows.length - 1].username;
+      }
+    }
+    return new StreamableFile(Readable.from(lines()), {
+      type: 'text/csv; charset=utf-8',
+      disposition: `attachment; filename="campaign-${id}-unknown-usernames.csv"`,
+    });
   }
 
   private async lock(tx: Tx, id: number): Promise<Campaign> {
@@ -216,10 +241,12 @@ export class CampaignsService {
   }
 
   /**
-   * Starts flagging and notices. Idempotent: launching a running or paused campaign again flags nobody twice and only
-   * restarts flagging that was interrupted.
+   * Starts flagging and notices of a draft; any other status is a 409 that says what the campaign is doing (the sweep
+   * restarts interrupted flagging by itself). A draft that would leave people out (see CampaignGaps) is only launched
+   * with `acceptGaps`, so the responder decides with the numbers in front of them. With `canary` the campaign pauses
+   * itself after that many notices (see the sender), so a real one can be read before the rest go.
    */
-  async launch(id: number, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
+  async launch(id: number, actor: string, options: { acceptGaps?: boolean; canary?: number } = {}): Promise<Campaign & { progress: CampaignProgress }> {
     const draft = await this.find(id);
     if (draft.status === 'draft') {
       const { problems } = this.renderer.checkTemplate(draft);
@@ -229,17 +256,24 @@ export class CampaignsService {
     }
     const campaign = await this.prisma.$transaction(async (tx) => {
       const current = await this.lock(tx, id);
-      if (current.status === 'completed' || current.status === 'cancelled') throw new ConflictException(`campaign ${id} is ${current.status}`);
-      if (current.status !== 'draft') {
-        await this.audit.record(tx, { actor, action: 'campaign.launch', campaignId: id, details: { alreadyLaunched: true, status: current.status } });
-        return current;
-      }
-      const [{ n }] = await tx.$queryRaw<{ n: number }[]>(
-        Prisma.sql`SELECT count(*)::int AS n FROM accounts a WHERE ${scopeCondition(current)}`,
-      );
+      if (current.status !== 'draft') throw new ConflictException(`campaign ${id} was already launched and is ${current.status}${ALREADY_LAUNCHED_HINT[current.status] ?? ''}`);
+      const { inScope: n, gaps } = await scopeCounts(tx, current);
       if (!n) throw new BadRequestException(`campaign ${id}'s scope matches no accounts`);
-      const launched = await tx.campaign.update({ where: { id }, data: { status: 'running', launchedAt: new Date() } });
-      await this.audit.record(tx, { actor, action: 'campaign.launch', campaignId: id, details: { accountsInScope: n, noticeRate: launched.noticeRate } });
+      if (hasGaps(gaps) && !options.acceptGaps) {
+        throw new ConflictException({
+          statusCode: 409,
+          error: 'Conflict',
+          message: `campaign ${id} would leave people out: ${describeGaps(gaps)}. Launch with --accept-gaps (API: {"acceptGaps": true}) to go ahead`,
+          gaps,
+        });
+      }
+      const launched = await tx.campaign.update({ where: { id }, data: { status: 'running', launchedAt: new Date(), canaryRemaining: options.canary ?? null } });
+      await this.audit.record(tx, {
+        actor,
+        action: 'campaign.launch',
+        campaignId: id,
+        details: { accountsInScope: n, noticeRate: launched.noticeRate, gaps, acceptedGaps: hasGaps(gaps), canary: options.canary },
+      });
       return launched;
     });
     await this.syncQueues(campaign, ['launch', 'feed']);
@@ -272,7 +306,11 @@ export class CampaignsService {
   }
 
   async resume(id: number, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
-    const campaign = await this.transition(id, actor, 'campaign.resume', ['paused'], () => ({ status: 'running' }));
+    // A canary that has sent its notices is over: the rest go. One paused before that keeps its remaining count.
+    const campaign = await this.transition(id, actor, 'campaign.resume', ['paused'], (c) => ({
+      status: 'running',
+      canaryRemaining: c.canaryRemaining === 0 ? null : c.canaryRemaining,
+    }));
     await this.syncQueues(campaign, ['launch', 'feed']);
     return this.get(id);
   }

@@ -7,17 +7,19 @@ import { ConfigModule } from '../config/config.module.js';
 import { MetricsModule } from '../metrics/metrics.module.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaModule } from '../prisma/prisma.module.js';
+import { RedisModule } from '../redis/redis.module.js';
 
 /**
- * What `resetctl accounts import` and `demo seed` need: the database, the hasher and the audit log. Not the
- * infrastructure module, whose Redis, queues and mail modules bring connections and SMTP these commands never use.
+ * What `resetctl accounts import` and `demo seed` need: the database, the hasher and the audit log (with its signed
+ * head in Redis). Not the infrastructure module, whose queues and mail modules bring connections and SMTP these
+ * commands never use.
  */
 @Module({})
 export class AccountsCliModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AccountsCliModule,
-      imports: [ConfigModule.forRoot(config), PrismaModule, MetricsModule],
+      imports: [ConfigModule.forRoot(config), PrismaModule, RedisModule, MetricsModule],
       providers: [AuditService, PasswordHasherService, AccountsImportService, AccountsService],
     };
   }

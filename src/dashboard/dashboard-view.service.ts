@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { hasGaps } from '../campaigns/campaign-gaps.js';
 import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { roleAllowed } from '../operators/roles.decorator.js';
 import { TemplatesService } from '../templates/templates.service.js';
@@ -128,11 +129,12 @@ export class DashboardViewService {
   /** Everything on a campaign page that does not depend on who is looking. */
   private async campaignPageData(id: number, after: number): Promise<Record<string, unknown>> {
     const { campaign, funnel } = await this.dashboard.campaign(id);
-    const [numbers, aggregates, pending, failures] = await Promise.all([
+    const [numbers, aggregates, pending, failures, gaps] = await Promise.all([
       this.liveNumbers(campaign, funnel),
       this.dashboard.campaignAggregates(campaign),
       this.dashboard.pending(id, after, PENDING_PAGE + 1),
       this.dashboard.noticeFailures(id),
+      this.dashboard.gaps(campaign),
     ]);
     const page = pending.slice(0, PENDING_PAGE);
     return {
@@ -147,6 +149,14 @@ export class DashboardViewService {
         noticeRate: campaign.noticeRate,
       },
       n: numbers,
+      gaps: {
+        any: hasGaps(gaps),
+        unknownUsernames: formatCount(gaps.unknownUsernames),
+        hasUnknownUsernames: gaps.unknownUsernames > 0,
+        cannotReachPreReset: formatCount(gaps.cannotReachPreReset),
+        disabled: formatCount(gaps.disabled),
+        withoutVerifiedEmail: formatCount(gaps.withoutVerifiedEmail),
+      },
       chartSvg: numbers.chartSvg,
       orgUnits: aggregates.orgUnits.map((u) => ({
         ...u,

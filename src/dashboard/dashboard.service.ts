@@ -1,4 +1,5 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
+import { type CampaignGaps, scopeCounts } from '../campaigns/campaign-gaps.js';
 import { csvRow } from '../common/csv.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Campaign } from '../generated/prisma/client.js';
@@ -89,6 +90,7 @@ export interface RevisitAlert {
 export class DashboardService {
   private readonly aggregates = new StaleWhileRevalidateCache<CampaignAggregates>();
   private readonly alerts = new StaleWhileRevalidateCache<RevisitAlert[]>();
+  private readonly gapCounts = new StaleWhileRevalidateCache<CampaignGaps>();
 
   constructor(private readonly prisma: PrismaService) {}
 
@@ -167,6 +169,15 @@ export class DashboardService {
       })),
       orgUnitCount: orgUnits[0]?.units ?? 0,
     };
+  }
+
+  /** Who the campaign leaves out (see CampaignGaps); counting reads the whole scope, so it is cached like the aggregates. */
+  gaps(campaign: DashboardCampaign): Promise<CampaignGaps> {
+    const finished = campaign.status === 'completed' || campaign.status === 'cancelled';
+    return this.gapCounts.get(String(campaign.id), finished ? FINISHED_TTL_MS : LIVE_TTL_MS, async () => {
+      const scoped = await this.prisma.campaign.findUniqueOrThrow({ where: { id: campaign.id }, select: { id: true, scope: true, scopeOrgUnit: true } });
+      return (await scopeCounts(this.prisma, scoped)).gaps;
+    });
   }
 
   /** One keyset page of accounts still to reset, by account id: one index range scan per open state, merged. */

@@ -1,9 +1,8 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, ServiceUnavailableException } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { deriveSubkey, resolveSecretKey } from '../config/master-key.js';
 
 export interface SealedSecret {
   ciphertext: Uint8Array<ArrayBuffer>;
@@ -15,41 +14,6 @@ export class SecretKeyMissingError extends ServiceUnavailableException {
   constructor() {
     super('temporary passwords are disabled: set SECRET_ENCRYPTION_KEY (32 bytes, base64: openssl rand -base64 32)');
   }
-}
-
-/**
- * The master key: SECRET_ENCRYPTION_KEY, or outside production a key generated once into
- * SECRET_KEY_FILE (mode 0600). Production without a key refuses rather than invent one a restart would lose.
- */
-export function resolveSecretKey(config: AppConfig, logger: Pick<Logger, 'warn'>): Buffer | undefined {
-  if (config.secrets.encryptionKey) return config.secrets.encryptionKey;
-  if (config.env === 'production') return undefined;
-  const file = path.resolve(config.secrets.keyFile);
-  try {
-    return readKeyFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  writeFileSync(temp, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-  chmodSync(temp, 0o600);
-  try {
-    // link() fails when another process won the race, so every process ends up with the same key.
-    linkSync(temp, file);
-    logger.warn(`SECRET_ENCRYPTION_KEY is not set; generated a development key in ${file}. Production refuses to run without the setting.`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    unlinkSync(temp);
-  }
-  return readKeyFile(file);
-}
-
-function readKeyFile(file: string): Buffer {
-  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-  if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
-  return key;
 }
 
 /** AES-256-GCM for one-time secrets, and the keyed MACs that bind reveal forms and codes to a secret. */
@@ -74,8 +38,10 @@ export class SecretCipher implements OnApplicationBootstrap {
       const master = resolveSecretKey(this.config, this.logger);
       if (!master) throw new SecretKeyMissingError();
       // Separate subkeys so the cipher key is never also used as an HMAC key.
-      const sub = (info: string) => Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), info, 32));
-      this.keys = { encryption: sub('reset-orchestrator one-time-secret aes-256-gcm v1'), mac: sub('reset-orchestrator one-time-secret mac v1') };
+      this.keys = {
+        encryption: deriveSubkey(master, 'reset-orchestrator one-time-secret aes-256-gcm v1'),
+        mac: deriveSubkey(master, 'reset-orchestrator one-time-secret mac v1'),
+      };
     }
     return this.keys;
   }

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerCampaignCommands } from '../../src/cli/commands/campaigns.commands.js';
 import { NoticeQueueService } from '../../src/notifications/notices/notice-queue.service.js';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
+import { runCli } from '../support/cli.js';
+import { tempFile } from '../support/factories.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, until } from '../support/until.js';
 
 describe('campaign lifecycle', () => {
   let sink: SmtpSink;
@@ -33,16 +35,6 @@ describe('campaign lifecycle', () => {
     const res = await post('/api/campaigns', { name: 'Test', incidentRef: 'INC-7', reason: 'Passwords may have leaked.', ...body });
     expect(res.status).toBe(201);
     return (await res.json()).campaign;
-  }
-
-  async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (ok(value)) return value;
-      if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(value)}`);
-      await sleep(100);
-    }
   }
 
   const countsOf = (id: number) => progress.counts(id);
@@ -85,6 +77,79 @@ describe('campaign lifecycle', () => {
     expect(preview.notice.text).toContain('Next time you sign in as you normally do');
     // A draft flags nobody.
     expect(await t.prisma.account.count({ where: { mustReset: true, username: { startsWith: 'pv' } } })).toBe(0);
+  });
+
+  it('counts who a campaign leaves out, each as its own number, and launches only when the responder accepts them', async () => {
+    await seed('gp', 8);
+    // gp1, gp2: fine. gp3, gp4: no way to sign in. gp5: disabled. gp6, gp7: no verified email (one has no address).
+    // gp8: signs in through its directory. gp3 is also unverified: it counts in both.
+    await t.prisma.account.updateMany({ where: { username: { in: ['gp3', 'gp4'] } }, data: { passwordHash: null } });
+    await t.prisma.account.update({ where: { username: 'gp5' }, data: { disabled: true } });
+    await t.prisma.account.updateMany({ where: { username: { in: ['gp3', 'gp6'] } }, data: { emailVerified: false } });
+    await t.prisma.account.update({ where: { username: 'gp7' }, data: { email: null } });
+    await t.prisma.account.update({ where: { username: 'gp8' }, data: { passwordHash: null, directoryDn: 'uid=gp8,ou=people,dc=example,dc=org' } });
+    const list = ['gp1', 'gp2', 'gp3', 'gp4', 'gp5', 'gp6', 'gp7', 'gp8', 'gone1', 'gone3', 'gone2'];
+    const campaign = await createCampaign({ scope: 'usernames', usernames: list });
+
+    const preview = await (await api(`/api/campaigns/${campaign.id}/preview`, { token: manager })).json();
+    expect(preview.toFlag).toBe(8);
+    expect(preview.gaps).toEqual({ unknownUsernames: 3, cannotReachPreReset: 2, disabled: 1, withoutVerifiedEmail: 3 });
+    expect(preview.usernamesNotFound).toEqual({ count: 3, sample: ['gone1', 'gone2', 'gone3'] });
+
+    const csv = await api(`/api/campaigns/${campaign.id}/unknown-usernames`, { token: manager });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect(await csv.text()).toBe('username\r\ngone1\r\ngone2\r\ngone3\r\n');
+
+    const dashboard = await fetch(`${t.baseUrl}/dashboard/campaigns/${campaign.id}`, { headers: { authorization: `Bearer ${manager}` } });
+    const page = await dashboard.text();
+    for (const [gap, n] of [['unknownUsernames', 3], ['cannotReachPreReset', 2], ['disabled', 1], ['withoutVerifiedEmail', 3]]) {
+      expect(page).toContain(`data-gap="${gap}">${n}</dd>`);
+    }
+    expect(page).toContain(`href="/api/campaigns/${campaign.id}/unknown-usernames"`);
+
+    const refused = await post(`/api/campaigns/${campaign.id}/launch`);
+    expect(refused.status).toBe(409);
+    const body = await refused.json();
+    expect(body.gaps).toEqual({ unknownUsernames: 3, cannotReachPreReset: 2, disabled: 1, withoutVerifiedEmail: 3 });
+    expect(body.message).toBe(
+      `campaign ${campaign.id} would leave people out: 3 usernames on the list match no account; ` +
+        '2 accounts cannot reach the pre-reset page (no password here, no application, no directory); 1 accounts are disabled; ' +
+        '3 accounts have no verified email. Launch with --accept-gaps (API: {"acceptGaps": true}) to go ahead',
+    );
+    expect((await t.prisma.campaign.findUniqueOrThrow({ where: { id: campaign.id } })).status).toBe('draft');
+    expect(await t.prisma.account.count({ where: { mustReset: true, username: { startsWith: 'gp' } } })).toBe(0);
+    expect((await post(`/api/campaigns/${campaign.id}/launch`, { acceptGaps: 'yes' })).status).toBe(400);
+
+    const accepted = await post(`/api/campaigns/${campaign.id}/launch`, { acceptGaps: true });
+    expect(accepted.status).toBe(200);
+    expect((await accepted.json()).status).toBe('running');
+    const launch = await t.prisma.auditEntry.findFirstOrThrow({ where: { campaignId: campaign.id, action: 'campaign.launch' } });
+    expect(launch.details).toMatchObject({ acceptedGaps: true, gaps: { unknownUsernames: 3, cannotReachPreReset: 2, disabled: 1, withoutVerifiedEmail: 3 } });
+    await post(`/api/campaigns/${campaign.id}/cancel`, { clearMustReset: true });
+  });
+
+  it('resetctl campaign create prints the gaps, launch refuses without --accept-gaps, unknown-usernames lists them', async () => {
+    await seed('cg', 3);
+    await t.prisma.account.update({ where: { username: 'cg2' }, data: { disabled: true } });
+    const file = await tempFile('username\ncg1\ncg2\ncg3\nnot-here\n', 'txt');
+    const cli = async (...args: string[]) => (await runCli(t, registerCampaignCommands, args, { SMTP_URL: sink.url })).out;
+    const created = await cli('campaign', 'create', '--name', 'CLI gaps', '--incident', 'INC-9', '--usernames', file);
+    const id = Number(/^campaign (\d+) created/.exec(created)![1]);
+    expect(created).toContain('accounts to flag:           3\n');
+    expect(created).toContain(`  usernames with no account:    1 (not-here; all: resetctl campaign unknown-usernames ${id})\n`);
+    expect(created).toContain('  cannot reach pre-reset page:  0 (no password here, no application, no directory)\n');
+    expect(created).toContain('  disabled:                     1\n');
+    expect(created).toContain('  without a verified email:     0 (no notice, no reset link: admin-assisted path)\n');
+
+    // resetctl prints the message and exits 1 on a rejected command.
+    await expect(cli('campaign', 'launch', String(id))).rejects.toThrow(
+      `campaign ${id} would leave people out: 1 usernames on the list match no account; 1 accounts are disabled.`,
+    );
+    expect((await t.prisma.campaign.findUniqueOrThrow({ where: { id } })).status).toBe('draft');
+    expect(await cli('campaign', 'unknown-usernames', String(id))).toBe('username\r\nnot-here\r\n');
+    expect(await cli('campaign', 'launch', String(id), '--accept-gaps')).toContain('running');
+    await cli('campaign', 'cancel', String(id), '--clear-must-reset');
   });
 
   it('pauses at once, resumes where it stopped, changes rate, and cancels with must-reset cleared', async () => {
@@ -134,7 +199,8 @@ describe('campaign lifecycle', () => {
     await t.prisma.account.update({ where: { username: 'ff5' }, data: { emailVerified: false } });
     sink.behaviour = (rcpt) => (rcpt === 'ff3@example.org' ? { code: 550, message: 'No such mailbox here' } : undefined);
     const campaign = await createCampaign({ scope: 'org_unit', orgUnit: 'ff-unit', noticeRate: 100 });
-    await post(`/api/campaigns/${campaign.id}/launch`);
+    // ff5 has no verified email: a gap the responder accepts.
+    expect((await post(`/api/campaigns/${campaign.id}/launch`, { acceptGaps: true })).status).toBe(200);
     await until(() => countsOf(campaign.id), (c) => c.notice_sent === 3 && c.notice_failed === 2);
 
     const failed = await (await api(`/api/campaigns/${campaign.id}/notices/failed`, { token: manager })).json();

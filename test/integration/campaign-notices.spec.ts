@@ -94,9 +94,9 @@ describe('campaign notices at scale', () => {
 
     expect((await api(`/api/campaigns/${campaign.id}/launch`, { method: 'POST' })).status).toBe(200);
     await sink.waitFor(() => sink.messages.length >= ACCOUNTS, 150_000);
-    // Launching again flags nobody twice and sends nothing more.
+    // Launching again is refused, flags nobody twice and sends nothing more.
     const again = await api(`/api/campaigns/${campaign.id}/launch`, { method: 'POST' });
-    expect(again.status).toBe(200);
+    expect(again.status).toBe(409);
     await new Promise((resolve) => setTimeout(resolve, 2500));
 
     // Exactly one notice per account as the receiver counts them (by Message-ID). A resend of an accepted message
@@ -128,7 +128,7 @@ describe('campaign notices at scale', () => {
     expect(await t.prisma.session.count({ where: { revokedAt: null } })).toBe(0);
     expect(await t.prisma.resetToken.count({ where: { revokedAt: null } })).toBe(0);
     const actions = (await t.prisma.auditEntry.findMany({ where: { campaignId: campaign.id }, orderBy: { id: 'asc' } })).map((e) => e.action);
-    expect(actions).toEqual(['campaign.create', 'campaign.launch', 'campaign.flagged', 'campaign.launch']);
+    expect(actions).toEqual(['campaign.create', 'campaign.launch', 'campaign.flagged']);
     const status = await (await api(`/api/campaigns/${campaign.id}/progress`)).json();
     // Every notice is out, but nobody has reset yet: the campaign keeps running.
     expect(status).toMatchObject({ status: 'running', flaggingDone: true, total: ACCOUNTS, open: ACCOUNTS });

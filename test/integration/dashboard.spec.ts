@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../../src/audit/audit.service.js';
 import { QUEUE_BOARD_PATH } from '../../src/operators/operator-tools.js';
-import { SIGN_IN_NEXT_MAX_LENGTH } from '../../src/operators/operator-authenticator.service.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { advance, seedCampaign, signIn } from './dashboard-fixtures.js';
+
+/** The sign-in form's `next` field takes at most 500 characters. */
+const SIGN_IN_NEXT_MAX_LENGTH = 500;
 
 describe('completion dashboard', () => {
   let t: TestApp;

@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { sendSlotsFor } from '../../src/notifications/notices/notice-rate.js';
 import { expectSound, runFault, sleep } from '../faults/support/fault-run.js';
 
 const ACCOUNTS = 800;
@@ -54,7 +53,8 @@ describe('fault run (quick)', () => {
           }
         },
       });
-      expectSound(figures, sendSlotsFor(40, 40, 10));
+      // 40 notices/s with a 40 ms send budget: two sends in flight, so a crash may resend two.
+      expectSound(figures, 2);
       expect(figures.failed).toBe(0);
     },
     120_000,

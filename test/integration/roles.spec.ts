@@ -1,121 +1,178 @@
-import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants.js';
-import { RequestMethod } from '@nestjs/common';
-import { ModulesContainer } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_DOCS_ROLES, QUEUE_BOARD_PATH, QUEUE_BOARD_ROLES } from '../../src/operators/operator-tools.js';
-import type { OperatorRole } from '../../src/generated/prisma/enums.js';
-import { OPERATOR_ROLES, ROLES_KEY, roleAllowed } from '../../src/operators/roles.decorator.js';
+import { Browser, createCampaign, flagAccounts, seedAccount } from '../support/auth-flow.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { signIn } from './dashboard-fixtures.js';
 
-interface WalkRoute {
-  method: string;
-  path: string;
-  roles: readonly OperatorRole[] | undefined;
-}
+/**
+ * Who may call what, written out by hand and reviewed like code: the test checks the running app against this
+ * table and never reads the @Roles metadata. Operators: `admin`, `responder`, `manager` (with a bearer token, and
+ * for GETs with a dashboard session too). End users: `anonymous` (no session at all), and the session kinds
+ * `full`, `pre_reset`, `password_change`. A route admits exactly the principals listed; every other one is refused.
+ */
+type Principal = 'admin' | 'responder' | 'manager' | 'anonymous' | 'full' | 'pre_reset' | 'password_change';
 
-const GUARDED = /^\/(api|dashboard|admin)(\/|-|$)/;
+const OPERATOR_PRINCIPALS = ['admin', 'responder', 'manager'] as const;
+const USER_PRINCIPALS = ['anonymous', 'full', 'pre_reset', 'password_change'] as const;
+const ALL_PRINCIPALS: readonly Principal[] = [...OPERATOR_PRINCIPALS, ...USER_PRINCIPALS];
 
-function joinPath(...parts: string[]): string {
-  return `/${parts.map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`;
-}
+/** Pages for anyone, except a restricted session (pre_reset, password_change) that must finish its reset first. */
+const UNRESTRICTED: Principal[] = ['admin', 'responder', 'manager', 'anonymous', 'full'];
 
-/** @Roles of every Nest handler, keyed by "METHOD /path" exactly as Express registered it. */
-function nestRoles(t: TestApp): Map<string, readonly OperatorRole[] | undefined> {
-  const result = new Map<string, readonly OperatorRole[] | undefined>();
-  for (const module of t.app.get(ModulesContainer).values()) {
-    for (const wrapper of module.controllers.values()) {
-      const type = wrapper.metatype as (new (...args: never[]) => unknown) | undefined;
-      if (!type) continue;
-      const base = ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, type) ?? '');
-      for (const name of Object.getOwnPropertyNames(type.prototype)) {
-        const handler = type.prototype[name];
-        if (typeof handler !== 'function' || Reflect.getMetadata(METHOD_METADATA, handler) === undefined) continue;
-        const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number];
-        const roles = Reflect.getMetadata(ROLES_KEY, handler) ?? Reflect.getMetadata(ROLES_KEY, type);
-        for (const b of base) for (const p of ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, handler))) result.set(`${method} ${joinPath(b, p)}`, roles);
-      }
-    }
-  }
-  return result;
-}
+const ACCESS: Record<string, Principal[]> = {
+  // Operators' JSON API
+  'GET /api/operators/me': ['admin', 'responder', 'manager'],
+  'GET /api/operators': ['admin'],
+  'POST /api/operators': ['admin'],
+  'POST /api/operators/:username/disable': ['admin'],
+  'GET /api/operators/tokens': ['admin'],
+  'POST /api/operators/tokens': ['admin'],
+  'DELETE /api/operators/tokens/:id': ['admin'],
+  'GET /api/audit': ['admin', 'responder'],
+  'POST /api/accounts/import': ['admin', 'responder'],
+  'POST /api/accounts/:username/temporary-password': ['admin', 'responder'],
+  'GET /api/secrets/:id': ['admin', 'responder'],
+  'POST /api/campaigns': ['admin', 'responder'],
+  'GET /api/campaigns': ['admin', 'responder', 'manager'],
+  'GET /api/campaigns/:id': ['admin', 'responder', 'manager'],
+  'PATCH /api/campaigns/:id': ['admin', 'responder'],
+  'GET /api/campaigns/:id/preview': ['admin', 'responder', 'manager'],
+  'GET /api/campaigns/:id/unknown-usernames': ['admin', 'responder', 'manager'],
+  'POST /api/campaigns/:id/launch': ['admin', 'responder'],
+  'POST /api/campaigns/:id/pause': ['admin', 'responder'],
+  'POST /api/campaigns/:id/resume': ['admin', 'responder'],
+  'POST /api/campaigns/:id/cancel': ['admin', 'responder'],
+  'GET /api/campaigns/:id/progress': ['admin', 'responder', 'manager'],
+  'GET /api/campaigns/:id/accounts': ['admin', 'responder', 'manager'],
+  'GET /api/campaigns/:id/notices/failed': ['admin', 'responder', 'manager'],
+  'POST /api/campaigns/:id/notices/retry': ['admin', 'responder'],
+  // OpenAPI (Express-level, behind operatorAccess)
+  'GET /api/docs': ['admin', 'responder', 'manager'],
+  'GET /api/docs-json': ['admin', 'responder', 'manager'],
+  'GET /api/docs-yaml': ['admin', 'responder', 'manager'],
+  'GET /api/docs/': ['admin', 'responder', 'manager'],
+  'GET /api/docs/index.html': ['admin', 'responder', 'manager'],
+  'GET /api/docs/swagger-ui-init.js': ['admin', 'responder', 'manager'],
+  'GET /api/docs/docs/swagger-ui-init.js': ['admin', 'responder', 'manager'],
+  'GET /api/docs/LICENSE': ['admin', 'responder', 'manager'],
+  // bull-board (an Express sub-app, see the test below)
+  'GET /admin/queues': ['admin', 'responder'],
+  'GET /admin/queues/api/queues': ['admin', 'responder'],
+  // Dashboard
+  'GET /dashboard': ['admin', 'responder', 'manager'],
+  'GET /dashboard/campaigns/:id': ['admin', 'responder', 'manager'],
+  'GET /dashboard/campaigns/:id/live.json': ['admin', 'responder', 'manager'],
+  'GET /dashboard/campaigns/:id/pending.csv': ['admin', 'responder', 'manager'],
+  'GET /operator/sign-in': UNRESTRICTED,
+  'POST /operator/sign-in': UNRESTRICTED,
+  'POST /operator/sign-out': ['admin', 'responder', 'manager'],
+  // End users
+  'GET /login': UNRESTRICTED,
+  'POST /login': UNRESTRICTED,
+  'GET /account': ['full'],
+  'POST /logout': ['admin', 'responder', 'manager', 'anonymous', 'full', 'pre_reset', 'password_change'],
+  'GET /pre-reset': ['pre_reset'],
+  'POST /pre-reset/send-link': ['pre_reset'],
+  'GET /reset/:token': ['admin', 'responder', 'manager', 'anonymous', 'full', 'pre_reset'],
+  'POST /reset/:token/sign-in': ['admin', 'responder', 'manager', 'anonymous', 'full', 'pre_reset'],
+  'POST /reset/:token': ['pre_reset'],
+  'GET /password/change': ['password_change'],
+  'POST /password/change': ['password_change'],
+  'GET /secret/:token': UNRESTRICTED,
+  'POST /secret/:token/reveal': UNRESTRICTED,
+  'GET /health': UNRESTRICTED,
+  'GET /metrics': UNRESTRICTED,
+};
 
-/** Every /api, /dashboard and /admin route registered on the Express app right now, with the roles that may use it. */
-function discoverRoutes(t: TestApp): WalkRoute[] {
-  const roles = nestRoles(t);
+/** Express-level sub-apps that are one router layer, not a list of routes: their table entries are added by hand. */
+const MOUNTED = ['GET /admin/queues', 'GET /admin/queues/api/queues'];
+const WALKED_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+/** Route layers Nest registers for middleware applied to every path (the request logger): not endpoints. */
+const MIDDLEWARE_PATHS = new Set(['{/*splat}']);
+
+/** Only to find the routes: every METHOD + path on the Express router, whoever registered it. */
+function registeredRoutes(t: TestApp): string[] {
   const stack = (t.app.getHttpAdapter().getInstance() as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> }; match(p: string): unknown }> } }).router.stack;
-  const routes: WalkRoute[] = [];
+  const routes = new Set<string>();
   for (const layer of stack) {
-    if (!layer.route || !GUARDED.test(layer.route.path)) continue;
-    for (const method of Object.keys(layer.route.methods).map((m) => m.toUpperCase())) {
-      const key = `${method} ${layer.route.path}`;
-      if (roles.has(key)) routes.push({ method, path: layer.route.path, roles: roles.get(key) });
-      else if (layer.route.path.startsWith('/api/docs')) routes.push({ method, path: layer.route.path, roles: API_DOCS_ROLES });
-      else routes.push({ method, path: layer.route.path, roles: undefined });
-    }
+    if (!layer.route || MIDDLEWARE_PATHS.has(layer.route.path)) continue;
+    for (const [method, on] of Object.entries(layer.route.methods)) if (on && WALKED_METHODS.has(method.toUpperCase())) routes.add(`${method.toUpperCase()} ${layer.route.path}`);
   }
-  // bull-board is an Express sub-app mounted behind operatorAccess, not a list of routes.
-  expect(stack.some((layer) => !layer.route && layer.match(QUEUE_BOARD_PATH))).toBe(true);
-  routes.push({ method: 'GET', path: QUEUE_BOARD_PATH, roles: QUEUE_BOARD_ROLES }, { method: 'GET', path: `${QUEUE_BOARD_PATH}/api/queues`, roles: QUEUE_BOARD_ROLES });
-  return routes;
+  expect(stack.some((layer) => !layer.route && layer.match('/admin/queues'))).toBe(true);
+  for (const route of MOUNTED) routes.add(route);
+  return [...routes];
 }
 
 function concrete(path: string): string {
   return path.replace(/:(\w+)/g, (_, name: string) => (/id$/i.test(name) ? '999999' : `walk-${name.toLowerCase()}`));
 }
 
-describe('role walk over every operator route', () => {
+/** Access control said no: no or wrong credentials, the wrong role, or a session kind that does not belong here. */
+function refused(status: number, body: string): boolean {
+  return status === 401 || (status === 403 && /restricted_session|not_available|needs the role/.test(body));
+}
+
+describe('who may call each route', () => {
   let t: TestApp;
-  let routes: WalkRoute[];
-  const tokens = {} as Record<OperatorRole, string>;
-  const sessions = {} as Record<OperatorRole, string>;
+  let routes: string[];
+  const tokens = {} as Record<(typeof OPERATOR_PRINCIPALS)[number], string>;
+  const operatorCookies = {} as Record<(typeof OPERATOR_PRINCIPALS)[number], string>;
+  const userCookies = {} as Record<(typeof USER_PRINCIPALS)[number], string>;
 
   beforeAll(async () => {
     t = await createTestApp();
-    for (const role of OPERATOR_ROLES) {
+    for (const role of OPERATOR_PRINCIPALS) {
       tokens[role] = await t.operatorToken(role);
-      sessions[role] = (await signIn(t, role)).cookie;
+      operatorCookies[role] = (await signIn(t, role)).cookie;
     }
-    routes = discoverRoutes(t);
+    const campaign = await createCampaign(t);
+    const full = await seedAccount(t, { password: 'a full session password' });
+    const flagged = await seedAccount(t, { password: 'a pre-reset session password' });
+    const expired = await seedAccount(t, { password: 'a temporary password here', passwordExpired: true });
+    await flagAccounts(t, campaign.id, [flagged.id]);
+    userCookies.anonymous = '';
+    for (const [kind, account, home] of [
+      ['full', full, '/account'],
+      ['pre_reset', flagged, '/pre-reset'],
+      ['password_change', expired, '/password/change'],
+    ] as const) {
+      const browser = new Browser(t.baseUrl);
+      expect((await browser.login(account.username, account.password)).location).toBe(home);
+      userCookies[kind] = browser.cookieHeader;
+    }
+    routes = registeredRoutes(t);
   });
   afterAll(() => t.close());
 
-  const call = (route: WalkRoute, headers: Record<string, string> = {}) =>
-    fetch(`${t.baseUrl}${concrete(route.path)}`, {
-      method: route.method,
+  /** JSON, and no CSRF token: a write that gets past access control stops at the CSRF check and changes nothing. */
+  const call = async (key: string, headers: Record<string, string>) => {
+    const [method, path] = key.split(' ');
+    const res = await fetch(`${t.baseUrl}${concrete(path)}`, {
+      method,
       redirect: 'manual',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: ['GET', 'HEAD', 'DELETE'].includes(route.method) ? undefined : '{}',
+      headers: { accept: 'application/json', 'content-type': 'application/json', ...headers },
+      body: ['GET', 'HEAD', 'DELETE'].includes(method) ? undefined : '{}',
     });
+    return { status: res.status, body: await res.text() };
+  };
 
-  it('finds the routes of every feature, and each names its roles', () => {
-    const paths = routes.map((r) => `${r.method} ${r.path}`);
-    expect(paths).toEqual(
-      expect.arrayContaining(['POST /api/accounts/import', 'GET /api/audit', 'GET /api/operators', 'GET /dashboard', 'GET /dashboard/campaigns/:id', 'GET /api/docs-json', `GET ${QUEUE_BOARD_PATH}`]),
-    );
-    expect(routes.filter((r) => !r.roles?.length).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  it('has a table entry for every registered route and registers every table entry', () => {
+    expect(routes.filter((r) => !(r in ACCESS)).sort(), 'routes missing from the table').toEqual([]);
+    expect(Object.keys(ACCESS).filter((r) => !routes.includes(r)).sort(), 'table entries no route answers').toEqual([]);
   });
 
-  it('answers 401 without credentials, or sends a browser to the sign-in page', async () => {
+  it('admits exactly the listed principals on every route', async () => {
     const wrong: string[] = [];
-    for (const route of routes) {
-      const res = await call(route);
-      if (res.status !== 401) wrong.push(`${route.method} ${route.path}: ${res.status}`);
-      if (route.method === 'GET' && !route.path.startsWith('/api/') && !/\.(json|csv)$/.test(route.path)) {
-        const page = await call(route, { accept: 'text/html' });
-        if (page.status !== 303 || !page.headers.get('location')?.startsWith('/operator/sign-in?next=')) wrong.push(`${route.method} ${route.path} (html): ${page.status}`);
-      }
-    }
-    expect(wrong).toEqual([]);
-  });
-
-  it('answers 403 exactly where a role is not allowed, with a bearer token', async () => {
-    const wrong: string[] = [];
-    for (const route of routes) {
-      for (const role of OPERATOR_ROLES) {
-        const res = await call(route, { authorization: `Bearer ${tokens[role]}` });
-        const allowed = roleAllowed(role, route.roles!);
-        if (allowed ? [401, 403].includes(res.status) : res.status !== 403) wrong.push(`${role} ${route.method} ${route.path}: ${res.status}`);
+    for (const route of Object.keys(ACCESS)) {
+      for (const principal of ALL_PRINCIPALS) {
+        const headers =
+          principal === 'admin' || principal === 'responder' || principal === 'manager'
+            ? { authorization: `Bearer ${tokens[principal]}` }
+            : userCookies[principal]
+              ? { cookie: userCookies[principal] }
+              : {};
+        const res = await call(route, headers);
+        const admitted = !refused(res.status, res.body);
+        if (admitted !== ACCESS[route].includes(principal)) wrong.push(`${principal} ${route}: ${res.status} ${res.body.slice(0, 80)}`);
       }
     }
     expect(wrong).toEqual([]);
@@ -123,22 +180,29 @@ describe('role walk over every operator route', () => {
 
   it('applies the same roles to a dashboard session cookie', async () => {
     const wrong: string[] = [];
-    for (const route of routes.filter((r) => r.method === 'GET')) {
-      for (const role of OPERATOR_ROLES) {
-        const res = await call(route, { cookie: sessions[role] });
-        const allowed = roleAllowed(role, route.roles!);
-        if (allowed ? [401, 403].includes(res.status) : res.status !== 403) wrong.push(`${role} ${route.method} ${route.path}: ${res.status}`);
+    for (const route of Object.keys(ACCESS).filter((r) => r.startsWith('GET '))) {
+      for (const role of OPERATOR_PRINCIPALS) {
+        const res = await call(route, { cookie: operatorCookies[role] });
+        if (!refused(res.status, res.body) !== ACCESS[route].includes(role)) wrong.push(`${role} ${route}: ${res.status}`);
       }
     }
     expect(wrong).toEqual([]);
   });
 
+  it('sends a browser without credentials to the operator sign-in page', async () => {
+    const wrong: string[] = [];
+    for (const route of ['GET /dashboard', 'GET /dashboard/campaigns/:id', 'GET /api/docs', 'GET /admin/queues']) {
+      const res = await fetch(`${t.baseUrl}${concrete(route.split(' ')[1])}`, { redirect: 'manual', headers: { accept: 'text/html' } });
+      if (res.status !== 303 || !res.headers.get('location')?.startsWith('/operator/sign-in?next=')) wrong.push(`${route}: ${res.status}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('rejects revoked tokens and unknown bearer values with 401', async () => {
-    const route = routes.find((r) => r.path === '/api/operators/me')!;
-    expect((await call(route, { authorization: 'Bearer rot_not-a-real-token' })).status).toBe(401);
-    expect((await call(route, { authorization: 'Basic abc' })).status).toBe(401);
+    expect((await call('GET /api/operators/me', { authorization: 'Bearer rot_not-a-real-token' })).status).toBe(401);
+    expect((await call('GET /api/operators/me', { authorization: 'Basic abc' })).status).toBe(401);
     // A bad bearer header is not rescued by a valid cookie.
-    expect((await call(route, { authorization: 'Bearer nope', cookie: sessions.admin })).status).toBe(401);
+    expect((await call('GET /api/operators/me', { authorization: 'Bearer nope', cookie: operatorCookies.admin })).status).toBe(401);
   });
 
   it('documents the JSON API with OpenAPI generated from the controllers', async () => {
@@ -150,19 +214,19 @@ describe('role walk over every operator route', () => {
     );
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/dashboard') || p.startsWith('/operator/'))).toEqual([]);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
-    const ui = await fetch(`${t.baseUrl}/api/docs`, { headers: { cookie: sessions.manager } });
+    const ui = await fetch(`${t.baseUrl}/api/docs`, { headers: { cookie: operatorCookies.manager } });
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger');
   });
 
   it('shows the queues in bull-board to admins and responders', async () => {
-    const board = await fetch(`${t.baseUrl}${QUEUE_BOARD_PATH}/api/queues`, { headers: { authorization: `Bearer ${tokens.responder}` } });
+    const board = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${tokens.responder}` } });
     expect(board.status).toBe(200);
     const names = ((await board.json()) as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
     expect(names).toEqual(['campaigns', 'user-mail']);
-    const page = await fetch(`${t.baseUrl}${QUEUE_BOARD_PATH}`, { headers: { cookie: sessions.admin } });
+    const page = await fetch(`${t.baseUrl}/admin/queues`, { headers: { cookie: operatorCookies.admin } });
     expect(page.status).toBe(200);
-    const write = await fetch(`${t.baseUrl}${QUEUE_BOARD_PATH}/api/queues/campaigns/pause`, { method: 'PUT', headers: { cookie: sessions.admin, 'sec-fetch-site': 'cross-site' } });
+    const write = await fetch(`${t.baseUrl}/admin/queues/api/queues/campaigns/pause`, { method: 'PUT', headers: { cookie: operatorCookies.admin, 'sec-fetch-site': 'cross-site' } });
     expect(write.status).toBe(403);
   });
 });

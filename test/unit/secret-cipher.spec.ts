@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/app-config.js';
-import { SecretCipher, SecretKeyMissingError, resolveSecretKey } from '../../src/secrets/secret-cipher.js';
+import { resolveSecretKey } from '../../src/config/master-key.js';
+import { SecretCipher, SecretKeyMissingError } from '../../src/secrets/secret-cipher.js';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const quiet = { warn: () => undefined };

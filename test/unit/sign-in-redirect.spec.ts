@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { SIGN_IN_NEXT_MAX_LENGTH, signInRedirect } from '../../src/operators/operator-authenticator.service.js';
+import { signInRedirect } from '../../src/operators/operator-authenticator.service.js';
 
 const nextOf = (location: string) => new URL(location, 'http://localhost').searchParams.get('next');
+
+/** The sign-in form's `next` field takes at most 500 characters. */
+const SIGN_IN_NEXT_MAX_LENGTH = 500;
 
 describe('signInRedirect', () => {
   it('keeps an operator page the sign-in form accepts, up to the form’s limit', () => {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CampaignPreview, CampaignProgress } from '../../campaigns/campaigns.service.js';
-import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
+import { MAX_CANARY, MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
 import { parseDuration } from '../../config/app-config.js';
 import { describeProblems } from '../../notifications/link-free.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
@@ -18,6 +18,12 @@ const noticeRenderer = async () => (await import('../../notifications/notices/no
 function noticeRate(value: string): number {
   const n = positiveInt(value);
   if (n > MAX_NOTICE_RATE) throw new InvalidArgumentError(`at most ${MAX_NOTICE_RATE} notices per second`);
+  return n;
+}
+
+function canarySize(value: string): number {
+  const n = positiveInt(value);
+  if (n > MAX_CANARY) throw new InvalidArgumentError(`a canary is at most ${MAX_CANARY} notices`);
   return n;
 }
 
@@ -39,14 +45,23 @@ async function readUsernames(file: string): Promise<string[]> {
   return lines.filter((l, i) => l && !l.startsWith('#') && !(i === 0 && l.toLowerCase() === 'username'));
 }
 
-function previewReport(preview: CampaignPreview): string {
+function previewReport(preview: CampaignPreview, id: number): string {
+  const { gaps } = preview;
   const lines = [
     `accounts to flag:           ${preview.toFlag}`,
-    `without a verified email:   ${preview.withoutVerifiedEmail} (no notice, no reset link: admin-assisted path)`,
+    '',
+    'left out unless you decide otherwise (launch refuses while any is not 0; --accept-gaps to go ahead):',
   ];
   if (preview.usernamesNotFound) {
-    lines.push(`usernames not found:        ${preview.usernamesNotFound.count}${preview.usernamesNotFound.count ? ` (${preview.usernamesNotFound.sample.slice(0, 20).join(', ')}${preview.usernamesNotFound.count > 20 ? ', …' : ''})` : ''}`);
+    const { count, sample } = preview.usernamesNotFound;
+    lines.push(`  usernames with no account:    ${count}${count ? ` (${sample.slice(0, 20).join(', ')}${count > 20 ? ', …' : ''}; all: resetctl campaign unknown-usernames ${id})` : ''}`);
   }
+  lines.push(
+    `  cannot reach pre-reset page:  ${gaps.cannotReachPreReset} (no password here, no application, no directory)`,
+    `  disabled:                     ${gaps.disabled}`,
+    `  without a verified email:     ${gaps.withoutVerifiedEmail} (no notice, no reset link: admin-assisted path)`,
+    '',
+  );
   lines.push(
     `link check:                 ${preview.linkCheck.ok ? 'passed (no link anywhere in the notice)' : `FAILED: ${describeProblems(preview.linkCheck.problems)}`}`,
     '',
@@ -102,7 +117,7 @@ export function registerCampaignCommands(program: Command): void {
           actor,
         ),
       );
-      print(`campaign ${created.id} created (draft), phrase "${created.phrase}"\n\n${previewReport(preview)}`);
+      print(`campaign ${created.id} created (draft), phrase "${created.phrase}"\n\n${previewReport(preview, created.id)}`);
       if (!preview.linkCheck.ok) process.exitCode = 2;
     });
 
@@ -111,7 +126,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('what launching would do, with a sample notice and the link check')
     .action(async (id: string) => {
       const preview = await withApp(async (get) => get(await campaignsService()).preview(campaignId(id)));
-      print(previewReport(preview));
+      print(previewReport(preview, campaignId(id)));
       if (!preview.linkCheck.ok) process.exitCode = 2;
     });
 
@@ -123,7 +138,28 @@ export function registerCampaignCommands(program: Command): void {
       print(campaigns.map((c) => `${c.id}\t${c.status}\t${c.incidentRef}\t${c.name}`).join('\n') || 'no campaigns');
     });
 
-  const action = (name: 'launch' | 'pause' | 'resume', description: string) =>
+  campaign
+    .command('unknown-usernames <id>')
+    .description('every username of the campaign\'s list that matches no account, as CSV on stdout')
+    .action(async (id: string) => {
+      await withApp(async (get) => {
+        const csv = await get(await campaignsService()).unknownUsernamesCsv(campaignId(id));
+        for await (const chunk of csv.getStream()) process.stdout.write(chunk as string);
+      });
+    });
+
+  campaign
+    .command('launch <id>')
+    .description('flag the scope (in batches, in the worker) and start sending notices; refuses while the preview counts anyone left out')
+    .option('--accept-gaps', 'launch although usernames match no account or accounts cannot sign in, are disabled or have no verified email')
+    .option('--canary <n>', 'send only the first N notices, then pause: read one (and check the spam folder) before `resume`', canarySize)
+    .action(async (id: string, opts: { acceptGaps?: boolean; canary?: number }) => {
+      const result = await withApp(async (get, actor) => get(await campaignsService()).launch(campaignId(id), actor, opts));
+      print(progressBar(result.progress));
+      if (opts.canary) print(`canary: the first ${opts.canary} notices go out, then the campaign pauses. Read one, then: resetctl campaign resume ${result.id}`);
+    });
+
+  const action = (name: 'pause' | 'resume', description: string) =>
     campaign
       .command(`${name} <id>`)
       .description(description)
@@ -131,7 +167,6 @@ export function registerCampaignCommands(program: Command): void {
         const result = await withApp(async (get, actor) => get(await campaignsService())[name](campaignId(id), actor));
         print(progressBar(result.progress));
       });
-  action('launch', 'flag the scope (in batches, in the worker) and start sending notices; safe to repeat');
   action('pause', 'stop sending notices at once');
   action('resume', 'continue sending where it stopped');
 

@@ -68,10 +68,23 @@ export function registerOperatorsCommands(program: Command): void {
   const audit = program.command('audit').description('the append-only audit log');
   audit
     .command('verify')
-    .description('check the hash chain; exits 1 when an entry was removed or edited')
-    .action(async () => {
-      const result = await withApp(async (get) => get(await auditService()).verify());
+    .description('check the keyed hash chain against its signed head; exits 1 when an entry was removed, edited, re-hashed or the log cut short')
+    .option('--head <value>', 'also compare with a head printed earlier by `audit head` (from the incident record)')
+    .action(async (opts: { head?: string }) => {
+      const result = await withApp(async (get) => get(await auditService()).verify(opts.head));
       print(result);
       if (!result.ok) process.exitCode = 1;
+    });
+  audit
+    .command('head')
+    .description('print the signed head of the audit chain (entry count and last hash) for the incident record')
+    .action(async () => {
+      const head = await withApp(async (get) => get(await auditService()).head());
+      if (!head) {
+        process.stderr.write('no signed audit head yet: the log has no entries, or Redis lost the head (run audit verify)\n');
+        process.exitCode = 1;
+        return;
+      }
+      print(head);
     });
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import pg from 'pg';
 import { hasReachableEmail } from '../../accounts/reachable-email.js';
+import { AuditService } from '../../audit/audit.service.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
@@ -9,7 +10,7 @@ import { MetricsService, type NoticeReplyClass } from '../../metrics/metrics.ser
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { describeProblems } from '../link-free.js';
-import { NO_VERIFIED_EMAIL } from './notice-queue.service.js';
+import { NO_VERIFIED_EMAIL, NoticeQueueService } from './notice-queue.service.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
 
@@ -21,6 +22,7 @@ export type NoticeOutcome = 'sent' | 'failed' | 'skipped';
 interface NoticeRow {
   state: ProgressState;
   status: CampaignStatus;
+  canary_remaining: number | null;
   notice_rate: number;
   incident_ref: string;
   reason: string;
@@ -34,13 +36,23 @@ interface NoticeRow {
 }
 
 const LOCK_NOTICE_ROW = `
-  SELECT ca.state, c.status, c.notice_rate, c.incident_ref, c.reason, c.phrase, c.template,
+  SELECT ca.state, c.status, c.canary_remaining, c.notice_rate, c.incident_ref, c.reason, c.phrase, c.template,
          a.username, a.display_name, a.email, a.email_verified AS "emailVerified", a.locale
   FROM campaign_accounts ca
   JOIN campaigns c ON c.id = ca.campaign_id
   JOIN accounts a ON a.id = ca.account_id
   WHERE ca.campaign_id = $1 AND ca.account_id = $2
   FOR UPDATE OF ca`;
+
+/**
+ * Takes one of a canary launch's notices; the last one pauses the campaign. The campaign row stays locked until this
+ * send commits or rolls back (a retry gives the notice back), so however many workers send, exactly N go out.
+ */
+const TAKE_CANARY_NOTICE = `
+  UPDATE campaigns SET canary_remaining = canary_remaining - 1,
+         status = CASE WHEN canary_remaining = 1 THEN 'paused'::"CampaignStatus" ELSE status END, updated_at = now()
+  WHERE id = $1 AND status = 'running' AND canary_remaining > 0
+  RETURNING canary_remaining`;
 
 const RECORD_REPEATED_FAILURE = `
   UPDATE campaign_accounts SET notice_error = $3, notice_attempts = notice_attempts + 1, notice_failed_at = now()
@@ -77,6 +89,8 @@ export class NoticeSenderService implements OnModuleDestroy {
     private readonly mail: MailTransportService,
     private readonly pacer: NoticePacerService,
     private readonly metrics: MetricsService,
+    private readonly queues: NoticeQueueService,
+    private readonly audit: AuditService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.pool = new pg.Pool({ connectionString: config.database.url, max: config.campaigns.noticeConcurrency, pipeline: true, connectionTimeoutMillis: 60_000 });
@@ -133,6 +147,15 @@ export class NoticeSenderService implements OnModuleDestroy {
       { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
     );
     if (notice.problems.length) return this.fail(client, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`, 'link_check');
+    let canaryDone = false;
+    if (row.canary_remaining !== null) {
+      const taken = await client.query<{ canary_remaining: number }>(TAKE_CANARY_NOTICE, [campaignId]);
+      if (!taken.rows.length) {
+        await client.query('ROLLBACK');
+        return 'skipped';
+      }
+      canaryDone = taken.rows[0].canary_remaining === 0;
+    }
     await this.pacer.waitForSlot(campaignId, row.notice_rate);
     const sending = this.metrics.noticeSendSeconds.startTimer();
     try {
@@ -150,7 +173,14 @@ export class NoticeSenderService implements OnModuleDestroy {
     // advance() queues its statement before its first await, so it and the COMMIT go out together.
     await inOneWrite(client, () => Promise.all([this.progress.advance(client, campaignId, [accountId], 'notice_sent'), client.query('COMMIT')]));
     this.countSent(campaignId);
+    if (canaryDone) await this.canaryPaused(campaignId);
     return 'sent';
+  }
+
+  /** After the canary's last notice: the queue stops handing out jobs, and the pause is on the record. */
+  private async canaryPaused(campaignId: number): Promise<void> {
+    await this.audit.recordNow({ actor: 'system', action: 'campaign.pause', campaignId, details: { from: 'running', canary: 'sent' } });
+    await this.queues.queue(campaignId).pause().catch(() => undefined);
   }
 
   private countSent(campaignId: number): void {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../../audit/audit.module.js';
 import { ProgressModule } from '../../progress/progress.module.js';
 import { TemplatesModule } from '../../templates/templates.module.js';
 import { NoticeBacklogMetrics } from './notice-backlog.metrics.js';
@@ -9,7 +10,7 @@ import { NoticeSenderService } from './notice-sender.service.js';
 
 /** Link-free campaign notices: rendering, the link check and queueing. */
 @Module({
-  imports: [ProgressModule, TemplatesModule],
+  imports: [AuditModule, ProgressModule, TemplatesModule],
   providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService, NoticeBacklogMetrics],
   exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
 })
