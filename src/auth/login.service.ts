@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { canonicalUsername } from '../accounts/identity.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Account } from '../generated/prisma/client.js';
@@ -55,7 +56,7 @@ export class LoginService {
    * session whose kind decides what the user may reach.
    */
   async signIn(form: LoginDto, ip: string, current?: ActiveSession): Promise<SignIn> {
-    const username = form.username.trim().toLowerCase();
+    const username = canonicalUsername(form.username);
     const limits: Limit[] = [
       { key: this.limiter.key('login-ip', ip), max: this.config.limits.loginFailuresPerIp },
       { key: this.limiter.key('login-account', username), max: this.config.limits.loginFailuresPerAccount },

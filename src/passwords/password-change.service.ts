@@ -5,16 +5,13 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
+import { prismaRunner, revokeAccountAccess } from './access-revocation.js';
 import { PasswordHasherService } from './password-hasher.service.js';
 import type { PolicyFailure } from './password-policy.js';
 import { PasswordPolicyService } from './password-policy.service.js';
+import { hashAlgorithm } from './stored-hash.js';
 
 type Tx = Prisma.TransactionClient;
-
-function hashAlgorithm(stored: string | null): string | null {
-  if (!stored) return null;
-  return stored.startsWith('$2') ? 'bcrypt' : (stored.split('$')[1] ?? 'unknown');
-}
 
 /** The password breaks policy rules; `failures` lists every one. */
 export class PasswordRejectedError extends Error {
@@ -86,8 +83,7 @@ export class PasswordChangeService {
       await tx.$executeRaw`
         DELETE FROM password_history WHERE account_id = ${account.id} AND id NOT IN (
           SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
-      await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
-      await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+      await revokeAccountAccess(prismaRunner(tx), [account.id]);
       await this.progress.completeAccount(tx, account.id);
       await this.audit.record(tx, {
         actor: input.actor,

@@ -1,11 +1,13 @@
 import { randomInt } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { canonicalUsername } from '../accounts/identity.js';
 import { AuditService } from '../audit/audit.service.js';
 import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import { type AppConfig, parseDuration } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { MailTransportService, classifySmtpError } from '../mail/mail-transport.service.js';
+import { prismaRunner, revokeAccountAccess } from '../passwords/access-revocation.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
@@ -54,7 +56,7 @@ export class SecretsService {
     const code = request.code ? String(randomInt(1_000_000)).padStart(6, '0') : undefined;
     if (request.external !== undefined) return this.issueExternal(username, request, ttlSeconds, expiresAt, code, actor);
 
-    const account = await this.prisma.account.findUnique({ where: { username: username.trim().toLowerCase() } });
+    const account = await this.prisma.account.findUnique({ where: { username: canonicalUsername(username) } });
     if (!account) throw new NotFoundException(`no account ${username}`);
     if (request.email && !(account.email && account.emailVerified)) {
       throw new BadRequestException(`account ${account.username} has no verified email address; deliver the link another way`);
@@ -80,9 +82,8 @@ export class SecretsService {
       const now = new Date();
       await this.recordHistory(tx, account, passwordHash);
       await tx.account.update({ where: { id: account.id }, data: { passwordHash, passwordChangedAt: now, passwordExpired: true } });
-      const sessions = await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
       // A reset link sent earlier would bypass the temporary password; the user starts again from this one.
-      const resetLinks = await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+      const revoked = await revokeAccountAccess(prismaRunner(tx), [account.id]);
       const link = await this.storeSecret(tx, value, { accountId: account.id, code, expiresAt, actor });
       await this.audit.record(tx, {
         actor,
@@ -94,8 +95,8 @@ export class SecretsService {
           ttlSeconds,
           codeRequired: Boolean(code),
           email: Boolean(request.email),
-          sessionsRevoked: sessions.count,
-          resetLinksRevoked: resetLinks.count,
+          sessionsRevoked: revoked.sessions,
+          resetLinksRevoked: revoked.resetLinks,
           supersededLinks: superseded.length,
           reason: request.reason,
         },
