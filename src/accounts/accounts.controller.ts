@@ -6,6 +6,9 @@ import { AccountsService } from './accounts.service.js';
 import { CredentialUpdatesGuard } from './credential-updates.guard.js';
 import { ImportQueryDto } from './dto/import-query.dto.js';
 
+/** Its body is the file, read as a stream (so no body parser may take it first). */
+export const ACCOUNT_IMPORT_PATH = '/api/accounts/import';
+
 @Controller('api/accounts')
 export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}

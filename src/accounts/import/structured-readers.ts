@@ -119,8 +119,10 @@ export async function* ldifEntries(text: AsyncIterable<string>, maxRecordBytes: 
     const collected = lines;
     lines = [];
     size = 0;
+    const at = entryLine;
+    entryLine = 0;
     const value = collected.length ? parseEntry(collected) : null;
-    return value && { line: entryLine, value };
+    return value && { line: at, value };
   };
   const take = (raw: string, records: SourceRecord<LdifEntry>[]) => {
     line += 1;
@@ -140,7 +142,7 @@ export async function* ldifEntries(text: AsyncIterable<string>, maxRecordBytes: 
       lines.push('#');
       return;
     }
-    if (!lines.length) entryLine = line;
+    if (!entryLine) entryLine = line;
     lines.push(text);
   };
   for await (const chunk of text) {
