@@ -401,8 +401,9 @@ export class AccountsImportService {
 
   /** Lists the credential changes this import does not apply: over a password set here since, or without the flag. */
   private async reportKept(client: pg.PoolClient, updateCredentials: boolean, kept: LineLog): Promise<void> {
-    const { rows } = await client.query<CredentialChange & { email_differs: boolean; verified_differs: boolean }>(
-      `SELECT * FROM import_credentials WHERE (hash_differs AND changed_here) OR NOT $1::boolean ORDER BY line`,
+    const { rows } = await client.query<CredentialChange & { email_differs: boolean; verified_differs: boolean; total: number }>(
+      `SELECT *, count(*) OVER ()::int AS total FROM import_credentials WHERE (hash_differs AND changed_here) OR NOT $1::boolean
+       ORDER BY line LIMIT ${MAX_LISTED}`,
       [updateCredentials],
     );
     for (const c of rows) {
@@ -414,6 +415,7 @@ export class AccountsImportService {
       if (fields.length) reasons.push(`kept: ${fields.join(', ')} differ${fields.length > 1 ? '' : 's'}; applied only with --update-credentials`);
       kept.add(c.line, reasons.join('; '));
     }
+    kept.count = rows[0]?.total ?? 0;
   }
 
   /**

@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
-import { verify as verifyBcrypt } from '@node-rs/bcrypt';
+import { BcryptWorkers } from './bcrypt-workers.js';
 import { hashScheme, importedHashProblem, verifyPbkdf2, verifySsha } from './stored-hash.js';
 
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. Runs on libuv's pool, off the event loop. */
@@ -11,16 +11,21 @@ export function needsRehash(stored: string): boolean {
 }
 
 @Injectable()
-export class PasswordHasherService {
+export class PasswordHasherService implements OnModuleDestroy {
   private dummyHash?: Promise<string>;
+  private readonly bcrypt = new BcryptWorkers();
+
+  onModuleDestroy(): Promise<void> {
+    return this.bcrypt.close();
+  }
 
   hash(password: string): Promise<string> {
     return hash(password, ARGON2_OPTIONS);
   }
 
   /**
-   * Verifies every format password_hash may hold (see stored-hash.ts). The slow schemes (argon2, bcrypt, PBKDF2)
-   * run on libuv's thread pool, never on the event loop; a hash costlier than the import caps is never verified.
+   * Verifies every format password_hash may hold (see stored-hash.ts). The slow schemes never run on the event loop:
+   * argon2 and PBKDF2 on libuv's thread pool, bcrypt in worker threads; a hash costlier than the import caps is never verified.
    */
   async verify(stored: string, password: string): Promise<boolean> {
     if (importedHashProblem(stored)) return false;
@@ -28,7 +33,7 @@ export class PasswordHasherService {
       case 'argon2':
         return verify(stored, password).catch(() => false);
       case 'bcrypt':
-        return verifyBcrypt(password, stored).catch(() => false);
+        return this.bcrypt.verify(password, stored).catch(() => false);
       case 'pbkdf2':
         return verifyPbkdf2(stored, password);
       case 'ssha':

@@ -1,5 +1,5 @@
 import bcrypt from 'bcryptjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PasswordChangeService } from '../../src/passwords/password-change.service.js';
 import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
 import { Browser } from '../support/auth-flow.js';
@@ -167,12 +167,14 @@ describe('re-imports never rewrite credentials behind the user', () => {
     expect(await t.prisma.account.count({ where: { username: { in: rows.map((r) => r.username) } } })).toBe(2);
   });
 
-  it('verifies bcrypt $2a$/$2b$/$2y$ hashes with the native verifier', async () => {
+  it('verifies bcrypt $2a$/$2b$/$2y$ hashes in worker threads, never on the event loop', async () => {
     const hasher = t.get(PasswordHasherService);
     const hash = bcrypt.hashSync('bcrypt variants password', 5);
+    const onMainThread = [vi.spyOn(bcrypt, 'compare'), vi.spyOn(bcrypt, 'compareSync')];
     for (const variant of ['$2a$', '$2b$', '$2y$']) {
       expect(await hasher.verify(variant + hash.slice(4), 'bcrypt variants password')).toBe(true);
       expect(await hasher.verify(variant + hash.slice(4), 'bcrypt variants passwork')).toBe(false);
     }
+    for (const spy of onMainThread) expect(spy).not.toHaveBeenCalled();
   });
 });
