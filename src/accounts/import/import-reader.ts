@@ -94,7 +94,8 @@ async function* csvRows(text: AsyncIterable<string>, maxLineBytes: number, onHea
         rows.push({ line, cells: { error: `expected ${header.length} columns, found ${record.length}` } });
         continue;
       }
-      const cells: Record<string, string> = {};
+      // No prototype: an export's column may be called anything, `__proto__` included.
+      const cells: Record<string, string> = Object.create(null);
       for (let i = 0; i < header.length; i++) cells[header[i]] = record[i];
       rows.push({ line, ...mapRow!(cells) });
     }

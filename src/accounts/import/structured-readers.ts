@@ -15,6 +15,8 @@ const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 const LF = 0x0a;
+// Only the key "users" matters at the top level: longer strings there (a realm's descriptions) are not collected.
+const KEY_TEXT_MAX = 16;
 
 /**
  * Streams the user objects of a JSON export: the elements of a top-level array, or of the top-level object's
@@ -43,7 +45,7 @@ export async function* jsonUserObjects(text: AsyncIterable<string>, maxRecordByt
         if (escaped) escaped = false;
         else if (c === BACKSLASH) escaped = true;
         else if (c === QUOTE) inString = false;
-        else if (keyText !== null) keyText += chunk[i];
+        else if (keyText !== null && keyText.length <= KEY_TEXT_MAX) keyText += chunk[i];
         continue;
       }
       if (c === QUOTE) {
