@@ -30,6 +30,10 @@ export interface RecordDefaults {
 
 export type RecordResult = { ok: true; record: AccountRecord } | { ok: false; reason: string };
 
+// The ASCII forms are tried first: they are what almost every row holds, and much cheaper than property escapes.
+const USERNAME_ASCII = /^[a-z0-9][a-z0-9._@+-]{0,127}$/;
+const EMAIL_ASCII =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 // Letters and digits of any script (canonicalUsername has already folded case), then the few separators.
 const USERNAME = /^[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}._@+-]{0,127}$/u;
 // An RFC 5321 addr-spec without quoting or comments (no display names, angle brackets or spaces), with the
@@ -63,6 +67,19 @@ export function expectedHeader(): string {
 
 /** `fr_FR`, `fr-fr` and `fr_FR.UTF-8` all become `fr-FR` (BCP 47 canonical case); anything else is left to the check. */
 export function normaliseLocale(value: string): string {
+  if (LOCALE.test(value)) return value;
+  let known = localeCache.get(value);
+  if (known === undefined) {
+    known = canonicalLocale(value);
+    if (localeCache.size < 1000) localeCache.set(value, known);
+  }
+  return known;
+}
+
+// An export holds a handful of distinct locales; Intl's canonicalisation is worth doing once per spelling.
+const localeCache = new Map<string, string>();
+
+function canonicalLocale(value: string): string {
   const tag = value.replace(/[.@].*$/, '').replace(/_/g, '-');
   try {
     return Intl.getCanonicalLocales(tag)[0] ?? value;
@@ -103,11 +120,11 @@ export function parseAccountRecord(raw: Record<string, unknown>, defaults: Recor
   const rawUsername = take(optionalText(raw.username, 'username', 128));
   const username = rawUsername === null ? null : canonicalUsername(rawUsername);
   if (!username) problems.push('username is empty');
-  else if (!USERNAME.test(username)) problems.push('username may only contain letters, digits and . _ @ + -');
+  else if (!USERNAME_ASCII.test(username) && !USERNAME.test(username)) problems.push('username may only contain letters, digits and . _ @ + -');
 
   const rawEmail = take(optionalText(raw.email, 'email', 254));
   const email = rawEmail === null ? null : canonicalEmail(rawEmail);
-  if (email && !EMAIL.test(email)) problems.push('email is not a plain address like name@example.org');
+  if (email && !EMAIL_ASCII.test(email) && !EMAIL.test(email)) problems.push('email is not a plain address like name@example.org');
 
   let emailVerified = false;
   if (raw.emailVerified === undefined || raw.emailVerified === null) {
