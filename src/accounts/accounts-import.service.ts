@@ -144,16 +144,17 @@ SELECT x.line, x.username, NULL, a.username FROM import_staging x JOIN accounts 
 WHERE x.skeleton IS NOT NULL
 ORDER BY 1 LIMIT ${MAX_LISTED + 1}`;
 
-// Shaped for large files: only hashless rows look their account up, and disabled accounts the file says nothing
-// about are found by one scan of the (few) disabled accounts.
-const REACH_COUNTS = `
-SELECT (SELECT count(*) FROM import_staging s
-        WHERE s.password_hash IS NULL AND ${NOT_DUPLICATE}
-          AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.username = s.username
-                          AND (a.password_hash IS NOT NULL OR a.application_id IS NOT NULL OR a.directory_dn IS NOT NULL)))::int AS cannot_sign_in,
-       (SELECT count(*) FROM import_staging s WHERE s.disabled AND ${NOT_DUPLICATE})::int
+// Each scan of the staging table costs about a second per million rows (temporary tables live in the small
+// temp_buffers), so these run only when the staging pass saw rows they could count (see reachCounts).
+const CANNOT_SIGN_IN = `
+SELECT count(*)::int AS n FROM import_staging s
+WHERE s.password_hash IS NULL AND ${NOT_DUPLICATE}
+  AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.username = s.username
+                  AND (a.password_hash IS NOT NULL OR a.application_id IS NOT NULL OR a.directory_dn IS NOT NULL))`;
+const DISABLED = `
+SELECT (SELECT count(*) FROM import_staging s WHERE s.disabled AND ${NOT_DUPLICATE})::int
      + (SELECT count(*) FROM accounts a WHERE a.disabled
-          AND a.username IN (SELECT s.username FROM import_staging s WHERE s.disabled IS NULL AND ${NOT_DUPLICATE}))::int AS disabled`;
+          AND a.username IN (SELECT s.username FROM import_staging s WHERE s.disabled IS NULL AND ${NOT_DUPLICATE}))::int AS n`;
 
 const COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
@@ -174,6 +175,14 @@ interface StagingPass {
   hasPresetColumn: boolean;
   maybeDuplicates: number;
   lookalikes: number;
+  /** Staged rows without a hash, marked disabled, and silent about disabled. */
+  hashless: number;
+  disabled: number;
+  disabledUnsaid: number;
+  /** Whether any account was disabled before this import wrote (only those can stay disabled unsaid). */
+  disabledBefore: boolean;
+  /** Lines rejected as repeated usernames. */
+  duplicates: number;
 }
 
 /** Up to MAX_LISTED lines in memory; with `spill`, every line goes to a private CSV file once there are more. */
@@ -273,14 +282,12 @@ export class AccountsImportService {
       await client.query(CREATE_STAGING);
       const pass = await this.stage(client, rows, { defaults, plaintextAllowed }, summary, rejections, warnings);
       if (summary.rows === 0) throw new ImportFileError('the file has no account rows');
-      if (pass.maybeDuplicates) await this.rejectDuplicates(client, rejections);
+      if (pass.maybeDuplicates) pass.duplicates = await this.rejectDuplicates(client, rejections);
       if (pass.lookalikes) await this.reportLookalikes(client, warnings);
       await this.upsert(client, pass, summary);
       await this.reportKept(client, Boolean(options.updateCredentials), kept);
       if (options.updateCredentials) await this.applyCredentialChanges(client, actor, summary);
-      const { rows: reach } = await client.query<{ cannot_sign_in: number; disabled: number }>(REACH_COUNTS);
-      summary.cannotSignIn = reach[0].cannot_sign_in;
-      summary.disabled = reach[0].disabled;
+      Object.assign(summary, await this.reachCounts(client, pass));
       await client.query('DROP TABLE import_staging, import_duplicates, import_credentials');
       reusable = true;
     } finally {
@@ -319,7 +326,7 @@ export class AccountsImportService {
     rejections: LineLog,
     warnings: LineLog,
   ): Promise<StagingPass> {
-    const pass: StagingPass = { staged: 0, hasPresetColumn: false, maybeDuplicates: 0, lookalikes: 0 };
+    const pass: StagingPass = { staged: 0, hasPresetColumn: false, maybeDuplicates: 0, lookalikes: 0, hashless: 0, disabled: 0, disabledUnsaid: 0, disabledBefore: false, duplicates: 0 };
     const seen = new SeenFilter();
     const self = this;
     async function* copyLines(): AsyncGenerator<string> {
@@ -345,6 +352,9 @@ export class AccountsImportService {
           if (maybeDuplicate) pass.maybeDuplicates += 1;
           const skeleton = usernameSkeleton(r.username);
           if (skeleton) pass.lookalikes += 1;
+          if (!hashes[i]) pass.hashless += 1;
+          if (r.disabled) pass.disabled += 1;
+          else if (r.disabled === null) pass.disabledUnsaid += 1;
           text +=
             `${line}\t${copyText(r.username)}\t${copyPlain(r.email)}\t${r.emailVerified ? 't' : 'f'}\t${copyText(r.displayName)}\t` +
             `${copyText(r.orgUnit)}\t${r.locale}\t${copyPlain(r.policyPreset)}\t${copyPlain(hashes[i])}\t${copyText(r.externalId)}\t` +
@@ -364,8 +374,10 @@ export class AccountsImportService {
     return Promise.all(records.map((r) => (r.password ? this.hasher.hash(r.password) : Promise.resolve(r.passwordHash))));
   }
 
-  private async rejectDuplicates(client: pg.PoolClient, rejections: LineLog): Promise<void> {
-    await client.query(FIND_DUPLICATES);
+  /** Rejects every later line of a repeated username; returns how many. */
+  private async rejectDuplicates(client: pg.PoolClient, rejections: LineLog): Promise<number> {
+    const found = (await client.query(FIND_DUPLICATES)).rowCount ?? 0;
+    if (!found) return 0;
     await client.query('CREATE INDEX ON import_duplicates (line)');
     for (let after = 0; ; ) {
       const { rows } = await client.query<ImportLine>(
@@ -373,7 +385,7 @@ export class AccountsImportService {
          FROM import_duplicates WHERE line > $1 ORDER BY line LIMIT 10000`,
         [after],
       );
-      if (!rows.length) return;
+      if (!rows.length) return found;
       for (const r of rows) rejections.add(r.line, r.reason);
       after = rows[rows.length - 1].line;
     }
@@ -393,10 +405,21 @@ export class AccountsImportService {
     await client.query('BEGIN');
     await client.query(ACCOUNT_WRITERS_LOCK);
     await client.query(FIND_CREDENTIAL_CHANGES, [pass.hasPresetColumn]);
+    // Asked before the INSERT: the first scan of freshly inserted rows rewrites every page (hint bits).
+    pass.disabledBefore = pass.disabledUnsaid > 0 && Boolean((await client.query('SELECT 1 FROM accounts WHERE disabled LIMIT 1')).rowCount);
     summary.updated = (await client.query(UPDATE_SQL, [pass.hasPresetColumn])).rowCount ?? 0;
     summary.created = (await client.query(INSERT_SQL)).rowCount ?? 0;
     await client.query('COMMIT');
     await client.query('CREATE INDEX ON import_credentials (account_id)');
+  }
+
+  /** The accounts of the file that can never reach the pre-reset page, and those that are disabled. */
+  private async reachCounts(client: pg.PoolClient, pass: StagingPass): Promise<{ cannotSignIn: number; disabled: number }> {
+    const count = async (sql: string) => (await client.query<{ n: number }>(sql)).rows[0].n;
+    const cannotSignIn = pass.hashless ? await count(CANNOT_SIGN_IN) : 0;
+    // Without duplicates, every staged row is an account of the file, so the staging pass's count is exact.
+    const disabled = pass.duplicates || pass.disabledBefore ? await count(DISABLED) : pass.disabled;
+    return { cannotSignIn, disabled };
   }
 
   /** Lists the credential changes this import does not apply: over a password set here since, or without the flag. */
