@@ -1,3 +1,4 @@
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -49,6 +50,68 @@ async function writeAccountsCsv(file: string, count: number, passwordHash: strin
   await once(out, 'finish');
 }
 
+/** The floor of both import rows: server-side COPY of the CSV into a table with the same indexes as accounts. */
+async function copyFloor(ctx: BenchContext, file: string): Promise<number> {
+  return withClient(ctx.databaseUrl, async (c) => {
+    await c.query(`CREATE TABLE bench_copy (LIKE accounts INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    const result = await timed(() =>
+      c.query(`COPY bench_copy (username, email, display_name, org_unit, locale, email_verified, password_hash) FROM '${file}' WITH (FORMAT csv, HEADER true)`),
+    );
+    await c.query('DROP TABLE bench_copy');
+    return result.ms;
+  });
+}
+
+/** A Keycloak realm export of N users, each with a pbkdf2-sha256 credential in Keycloak's secretData/credentialData form. */
+async function writeKeycloakRealm(file: string, count: number): Promise<void> {
+  const salt = randomBytes(16);
+  const secretData = JSON.stringify({ value: pbkdf2Sync(KNOWN, salt, 27500, 64, 'sha256').toString('base64'), salt: salt.toString('base64'), additionalParameters: {} });
+  const credentialData = JSON.stringify({ hashIterations: 27500, algorithm: 'pbkdf2-sha256', additionalParameters: {} });
+  const out = createWriteStream(file);
+  out.write('{"realm":"bench","enabled":true,"users":[\n');
+  for (let i = 1; i <= count; i++) {
+    const user = {
+      id: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+      username: `kc${i}`,
+      email: `kc${i}@example.org`,
+      emailVerified: true,
+      enabled: true,
+      firstName: 'Bench',
+      lastName: `User ${i}`,
+      attributes: { department: [`unit${i % 20}`], locale: ['en'] },
+      credentials: [{ id: `c${i}`, type: 'password', createdDate: 1700000000000, secretData, credentialData }],
+      realmRoles: ['default-roles-bench'],
+    };
+    if (!out.write(`${i > 1 ? ',' : ''}${JSON.stringify(user)}\n`)) await once(out, 'drain');
+  }
+  out.end(']}\n');
+  await once(out, 'finish');
+}
+
+const importKeycloakRow: BenchDefinition = {
+  name: 'import-keycloak',
+  async run(ctx) {
+    const csv = path.join(ctx.workDir, `accounts-${ctx.accounts}.csv`);
+    if (!ctx.state.passwordHash) await writeAccountsCsv(csv, ctx.accounts, await hash(KNOWN, ARGON2_OPTIONS));
+    const floor = await copyFloor(ctx, csv);
+    const file = path.join(ctx.workDir, `keycloak-${ctx.accounts}.json`);
+    await writeKeycloakRealm(file, ctx.accounts);
+    const product = await runMeasured(
+      process.execPath,
+      ['--max-old-space-size=256', path.join(PROJECT_ROOT, 'dist/src/cli/resetctl.js'), 'accounts', 'import', file, '--from', 'keycloak'],
+      { ...process.env, DATABASE_URL: ctx.databaseUrl, REDIS_URL: ctx.config.redis.url, LOG_LEVEL: 'warn' },
+    );
+    const summary = JSON.parse(product.stdout) as { created: number };
+    // The other rows count on exactly N accounts.
+    await withClient(ctx.databaseUrl, (c) => c.query(`DELETE FROM accounts WHERE username LIKE 'kc%'`));
+    if (summary.created !== ctx.accounts) throw new Error(`import created ${summary.created} of ${ctx.accounts}`);
+    return [
+      timeRow('import --from keycloak', 'wall time', product.ms, floor, { maxRatio: 3, text: '≤ 3× COPY' }, 'floor: COPY of the same accounts as CSV'),
+      { row: 'import --from keycloak', metric: 'peak RSS', product: Math.round(product.peakRssMb), floor: NaN, ratio: NaN, unit: 'MB', target: '< 300 MB', met: product.peakRssMb < 300 },
+    ];
+  },
+};
+
 const importRow: BenchDefinition = {
   name: 'import',
   async run(ctx) {
@@ -57,14 +120,7 @@ const importRow: BenchDefinition = {
     await writeAccountsCsv(file, ctx.accounts, passwordHash);
     ctx.state.passwordHash = passwordHash;
 
-    const floor = await withClient(ctx.databaseUrl, async (c) => {
-      await c.query(`CREATE TABLE bench_copy (LIKE accounts INCLUDING DEFAULTS INCLUDING INDEXES)`);
-      const result = await timed(() =>
-        c.query(`COPY bench_copy (username, email, display_name, org_unit, locale, email_verified, password_hash) FROM '${file}' WITH (FORMAT csv, HEADER true)`),
-      );
-      await c.query('DROP TABLE bench_copy');
-      return result.ms;
-    });
+    const floor = await copyFloor(ctx, file);
 
     const product = await runMeasured(
       process.execPath,
@@ -137,6 +193,7 @@ export const BENCH_ROWS: BenchDefinition[] = [
   loginRow,
   dashboardRow,
   resetRow,
+  importKeycloakRow,
 ];
 
 export { rateRow };

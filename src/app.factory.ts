@@ -5,6 +5,7 @@ import cookieParser from 'cookie-parser';
 import express from 'express';
 import helmet from 'helmet';
 import { AppLogger } from './logging/app-logger.js';
+import { ACCOUNT_IMPORT_PATH } from './accounts/accounts.controller.js';
 import { AppModule } from './app.module.js';
 import { BodylessRoutesInterceptor } from './common/bodyless-routes.interceptor.js';
 import { restrictedSessionFence } from './auth/restricted-session.middleware.js';
@@ -15,6 +16,10 @@ import path from 'node:path';
 import type { AppConfig } from './config/app-config.js';
 
 export const JSON_BODY_LIMIT = '64kb';
+
+function isAccountImport(req: { method?: string; url?: string }): boolean {
+  return req.method === 'POST' && (req.url ?? '').split('?')[0].replace(/\/+$/, '').toLowerCase() === ACCOUNT_IMPORT_PATH;
+}
 
 /** Builds the HTTP application exactly as production runs it; tests use the same function. */
 export async function createHttpApp(config: AppConfig): Promise<INestApplication> {
@@ -32,7 +37,8 @@ export async function createHttpApp(config: AppConfig): Promise<INestApplication
   app.use(helmet({ contentSecurityPolicy: { directives: { 'form-action': ["'self'"] } } }));
   app.useStaticAssets(path.join(TEMPLATES_DIR, 'assets'), { prefix: '/assets/', index: false });
   app.use(cookieParser());
-  app.use(express.json({ limit: JSON_BODY_LIMIT }));
+  // The account import streams its body itself: a Keycloak export is JSON of any size, spooled to disk as it arrives.
+  app.use(express.json({ limit: JSON_BODY_LIMIT, type: (req) => !isAccountImport(req) && Boolean((req as express.Request).is('application/json')) }));
   app.use(express.urlencoded({ extended: false, limit: JSON_BODY_LIMIT }));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalInterceptors(new BodylessRoutesInterceptor());

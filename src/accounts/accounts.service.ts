@@ -11,10 +11,12 @@ import { PrismaService } from '../prisma/prisma.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { operatorActor, type AuthenticatedOperator } from '../operators/roles.decorator.js';
-import { ACCOUNT_WRITERS_LOCK, AccountsImportService, type ImportSummary } from './accounts-import.service.js';
+import { ACCOUNT_WRITERS_LOCK, AccountsImportService, type ImportOptions, type ImportSummary } from './accounts-import.service.js';
+import type { ImportQueryDto } from './dto/import-query.dto.js';
 import { ImportFileError } from './import/import-file-error.js';
 import type { ImportFormat } from './import/import-reader.js';
 
+/** Content types that name a format themselves; with `from`, any of these or a JSON/LDIF/plain-text type is accepted. */
 const FORMATS: Record<string, ImportFormat> = {
   'text/csv': 'csv',
   'application/csv': 'csv',
@@ -22,6 +24,7 @@ const FORMATS: Record<string, ImportFormat> = {
   'application/ndjson': 'ndjson',
   'application/jsonl': 'ndjson',
 };
+const EXPORT_TYPES = new Set([...Object.keys(FORMATS), 'application/json', 'text/plain', 'application/ldif', 'text/ldif', 'text/x-ldif', 'text/directory']);
 
 class UploadTooLarge extends Error {}
 
@@ -59,13 +62,23 @@ export class AccountsService {
   }
 
   /** Imports a file from disk (the CLI path) and records who did it. */
-  async importFile(filePath: string, format: ImportFormat, actor: string): Promise<ImportSummary> {
+  async importFile(filePath: string, options: ImportOptions, actor: string): Promise<ImportSummary> {
     try {
-      const summary = await this.importer.importFile(filePath, format);
+      const summary = await this.importer.importFile(filePath, options, actor);
       await this.audit.recordNow({
         actor,
         action: 'accounts.import',
-        details: { file: path.basename(filePath), created: summary.created, updated: summary.updated, rejected: summary.rejected },
+        details: {
+          file: path.basename(filePath),
+          format: options.format,
+          created: summary.created,
+          updated: summary.updated,
+          rejected: summary.rejected,
+          kept: summary.kept,
+          credentialsUpdated: summary.credentialsUpdated,
+          cannotSignIn: summary.cannotSignIn,
+          updateCredentials: Boolean(options.updateCredentials),
+        },
       });
       return summary;
     } catch (err) {
@@ -75,9 +88,12 @@ export class AccountsService {
   }
 
   /** Spools an uploaded file to a private temp directory, enforcing the size limit on the way, and imports it from there. */
-  async importUpload(body: NodeJS.ReadableStream, contentType: string | undefined, operator: AuthenticatedOperator): Promise<ImportSummary> {
-    const format = FORMATS[(contentType ?? '').split(';')[0].trim().toLowerCase()];
-    if (!format) throw new UnsupportedMediaTypeException('send the file as text/csv or application/x-ndjson');
+  async importUpload(body: NodeJS.ReadableStream, contentType: string | undefined, query: ImportQueryDto, operator: AuthenticatedOperator): Promise<ImportSummary> {
+    const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+    const format = query.from ?? FORMATS[type];
+    if (!format || !EXPORT_TYPES.has(type)) {
+      throw new UnsupportedMediaTypeException('send the file as text/csv or application/x-ndjson, or name the export with ?from=okta|auth0|keycloak|ldif|csv');
+    }
     const dir = await mkdtemp(path.join(tmpdir(), 'reset-import-'));
     const file = path.join(dir, `upload.${format}`);
     const limit = this.config.imports.maxBytes;
@@ -93,7 +109,8 @@ export class AccountsService {
         }),
         createWriteStream(file, { mode: 0o600 }),
       );
-      return await this.importFile(file, format, operatorActor(operator));
+      const { map, emailVerified, updateCredentials, allowPlaintext } = query;
+      return await this.importFile(file, { format, map, emailVerified, updateCredentials, allowPlaintext }, operatorActor(operator));
     } catch (err) {
       if (err instanceof UploadTooLarge) throw new PayloadTooLargeException(`the file is larger than ${limit} bytes`);
       throw err;

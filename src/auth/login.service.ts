@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { canonicalUsername } from '../accounts/identity.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Account } from '../generated/prisma/client.js';
@@ -63,7 +64,7 @@ export class LoginService {
    * stays bound to the stored hash, so a password change (a reset) makes it unknown again.
    */
   async signIn(form: LoginDto, client: SignInRequest, current?: ActiveSession): Promise<SignIn> {
-    const username = form.username.trim().toLowerCase();
+    const username = canonicalUsername(form.username);
     const account = username ? await this.prisma.account.findUnique({ where: { username } }) : null;
     const knownDevice = account?.passwordHash ? { token: client.device, binding: account.passwordHash } : undefined;
     const attempt = await this.limiter.signIn(

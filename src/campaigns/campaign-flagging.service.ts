@@ -39,7 +39,8 @@ export class CampaignFlaggingService {
       async (tx) => {
         const [campaign] = await this.lock(tx, campaignId);
         if (!campaign || campaign.flaggingDoneAt || (campaign.status !== 'running' && campaign.status !== 'paused')) return false;
-        const scope = scopeCondition(campaign);
+        // Disabled accounts (suspended or blocked at the source) are never flagged, so never notified either.
+        const scope = Prisma.sql`${scopeCondition(campaign)} AND NOT a.disabled`;
         const [range] = await tx.$queryRaw<{ upto: number | null }[]>(Prisma.sql`
           SELECT max(id) AS upto FROM (
             SELECT a.id FROM accounts a WHERE a.id > ${campaign.launchCursor} AND ${scope} ORDER BY a.id LIMIT ${this.config.campaigns.flagBatchSize}

@@ -11,6 +11,7 @@ import {
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { REACHABLE_EMAIL } from '../accounts/reachable-email.js';
+import { canonicalUsername } from '../accounts/identity.js';
 import { AuditService } from '../audit/audit.service.js';
 import { csvRow } from '../common/csv.js';
 import { type Campaign, Prisma } from '../generated/prisma/client.js';
@@ -113,7 +114,7 @@ export class CampaignsService {
     if (input.scope !== 'org_unit' && input.orgUnit) throw new BadRequestException('orgUnit is only accepted with scope "org_unit"');
     const problems = [...findLinks('incidentRef', input.incidentRef), ...findLinks('reason', input.reason)];
     if (problems.length) throw new BadRequestException(`notices must contain no link; remove: ${describeProblems(problems)}`);
-    const usernames = [...new Set((input.usernames ?? []).map((u) => u.trim().toLowerCase()).filter(Boolean))];
+    const usernames = [...new Set((input.usernames ?? []).map(canonicalUsername).filter(Boolean))];
 
     const campaign = await this.prisma.$transaction(
       async (tx) => {

@@ -6,16 +6,13 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
+import { prismaRunner, revokeAccountAccess } from './access-revocation.js';
 import { PasswordHasherService } from './password-hasher.service.js';
 import type { PolicyFailure } from './password-policy.js';
 import { PasswordPolicyService } from './password-policy.service.js';
+import { hashAlgorithm } from './stored-hash.js';
 
 type Tx = Prisma.TransactionClient;
-
-function hashAlgorithm(stored: string | null): string | null {
-  if (!stored) return null;
-  return stored.startsWith('$2') ? 'bcrypt' : (stored.split('$')[1] ?? 'unknown');
-}
 
 /** The password breaks policy rules; `failures` lists every one. */
 export class PasswordRejectedError extends Error {
@@ -131,8 +128,7 @@ export class PasswordChangeService {
     await tx.$executeRaw`
       DELETE FROM password_history WHERE account_id = ${account.id} AND id NOT IN (
         SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
-    const sessions = await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
-    const resetLinks = await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
-    return { sessionsRevoked: sessions.count, resetLinksRevoked: resetLinks.count };
+    const revoked = await revokeAccountAccess(prismaRunner(tx), [account.id]);
+    return { sessionsRevoked: revoked.sessions, resetLinksRevoked: revoked.resetLinks };
   }
 }

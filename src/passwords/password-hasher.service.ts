@@ -1,29 +1,46 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
-import bcrypt from 'bcryptjs';
+import { BcryptWorkers } from './bcrypt-workers.js';
+import { hashScheme, importedHashProblem, verifyPbkdf2, verifySsha } from './stored-hash.js';
 
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. Runs on libuv's pool, off the event loop. */
 export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-const IMPORTED_HASH = /^(\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+|\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53})$/;
-
-export function isSupportedHash(value: string): boolean {
-  return IMPORTED_HASH.test(value);
+export function needsRehash(stored: string): boolean {
+  return !stored.startsWith(`$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`);
 }
 
 @Injectable()
-export class PasswordHasherService {
+export class PasswordHasherService implements OnModuleDestroy {
   private dummyHash?: Promise<string>;
+  private readonly bcrypt = new BcryptWorkers();
+
+  onModuleDestroy(): Promise<void> {
+    return this.bcrypt.close();
+  }
 
   hash(password: string): Promise<string> {
     return hash(password, ARGON2_OPTIONS);
   }
 
-  /** Verifies argon2 (any variant) and imported bcrypt hashes. */
+  /**
+   * Verifies every format password_hash may hold (see stored-hash.ts). The slow schemes never run on the event loop:
+   * argon2 and PBKDF2 on libuv's thread pool, bcrypt in worker threads; a hash costlier than the import caps is never verified.
+   */
   async verify(stored: string, password: string): Promise<boolean> {
-    if (stored.startsWith('$2')) return bcrypt.compare(password, stored);
-    if (stored.startsWith('$argon2')) return verify(stored, password).catch(() => false);
-    return false;
+    if (importedHashProblem(stored)) return false;
+    switch (hashScheme(stored)) {
+      case 'argon2':
+        return verify(stored, password).catch(() => false);
+      case 'bcrypt':
+        return this.bcrypt.verify(password, stored).catch(() => false);
+      case 'pbkdf2':
+        return verifyPbkdf2(stored, password);
+      case 'ssha':
+        return verifySsha(stored, password);
+      default:
+        return false;
+    }
   }
 
   /**

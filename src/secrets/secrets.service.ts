@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { hasReachableEmail } from '../accounts/reachable-email.js';
+import { canonicalUsername } from '../accounts/identity.js';
 import { AuditService } from '../audit/audit.service.js';
 import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import { type AppConfig, parseDuration } from '../config/app-config.js';
@@ -59,7 +60,7 @@ export class SecretsService {
     const code = request.code ? String(randomInt(1_000_000)).padStart(6, '0') : undefined;
     if (request.external !== undefined) return this.issueExternal(username, request, ttlSeconds, expiresAt, code, actor);
 
-    const account = await this.prisma.account.findUnique({ where: { username: username.trim().toLowerCase() } });
+    const account = await this.prisma.account.findUnique({ where: { username: canonicalUsername(username) } });
     if (!account) throw new NotFoundException(`no account ${username}`);
     if (request.email && !hasReachableEmail(account)) {
       throw new BadRequestException(`account ${account.username} has no verified email address; deliver the link another way`);

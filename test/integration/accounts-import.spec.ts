@@ -21,15 +21,15 @@ describe('account import', () => {
 
   it('imports 100,000 rows with the right counts, then updates idempotently', async () => {
     const file = await accountsCsv(100_000, hash);
-    const first = await accounts.importFile(file, 'csv', 'test');
+    const first = await accounts.importFile(file, { format: 'csv' }, 'test');
     expect(first).toMatchObject({ rows: 100_000, created: 100_000, updated: 0, rejected: 0 });
     expect(await t.prisma.account.count()).toBe(100_000);
 
-    const again = await accounts.importFile(file, 'csv', 'test');
+    const again = await accounts.importFile(file, { format: 'csv' }, 'test');
     expect(again).toMatchObject({ created: 0, updated: 0, unchanged: 100_000 });
 
     const changed = await tempFile(`${CSV_HEADER}\n${csvLine(accountRow(5, { passwordHash: hash, orgUnit: 'legal' }))}\n`);
-    expect(await accounts.importFile(changed, 'csv', 'test')).toMatchObject({ updated: 1, created: 0 });
+    expect(await accounts.importFile(changed, { format: 'csv' }, 'test')).toMatchObject({ updated: 1, created: 0 });
     expect((await t.prisma.account.findUnique({ where: { username: 'user0000005' } }))?.orgUnit).toBe('legal');
   });
 
@@ -37,7 +37,7 @@ describe('account import', () => {
     const file = await tempFile(
       'username,email,displayName,orgUnit,locale,emailVerified,password\nPlain.User,plain@example.org,Plain,ops,en,yes,demo password one\n',
     );
-    expect(await accounts.importFile(file, 'csv', 'test')).toMatchObject({ created: 1 });
+    expect(await accounts.importFile(file, { format: 'csv', allowPlaintext: true }, 'test')).toMatchObject({ created: 1 });
     const row = await t.prisma.account.findUniqueOrThrow({ where: { username: 'plain.user' } });
     expect(row.passwordHash).toMatch(/^\$argon2id\$/);
     expect(row.passwordHash).not.toContain('demo password one');
@@ -57,7 +57,7 @@ describe('account import', () => {
       csvLine(accountRow(900001, { passwordHash: hash })),
       csvLine(accountRow(900003, { passwordHash: 'md5:abc' })),
     ];
-    const summary = await accounts.importFile(await tempFile(lines.join('\n')), 'csv', 'test');
+    const summary = await accounts.importFile(await tempFile(lines.join('\n')), { format: 'csv' }, 'test');
     expect(summary).toMatchObject({ rows: 5, created: 1, rejected: 4 });
     expect(summary.rejections.map((r) => r.line)).toEqual([3, 4, 5, 6]);
     expect(summary.rejections[0].reason).toMatch(/plain address/);
@@ -74,7 +74,7 @@ describe('account import', () => {
     ['a header only', `${CSV_HEADER}\n`, /no account rows/],
   ])('refuses %s before writing anything', async (_name, content, message) => {
     const before = await t.prisma.account.count();
-    await expect(accounts.importFile(await tempFile(content), 'csv', 'test')).rejects.toThrow(message);
+    await expect(accounts.importFile(await tempFile(content), { format: 'csv' }, 'test')).rejects.toThrow(message);
     expect(await t.prisma.account.count()).toBe(before);
   });
 
@@ -82,9 +82,9 @@ describe('account import', () => {
     const before = await t.prisma.account.count();
     const huge = csvLine(accountRow(930001, { displayName: 'x'.repeat(10 * 1024 * 1024), passwordHash: hash }));
     const file = await tempFile(`${CSV_HEADER}\n${csvLine(accountRow(930000, { passwordHash: hash }))}\n${huge}\n`);
-    await expect(accounts.importFile(file, 'csv', 'test')).rejects.toThrow(/line 3: a line is longer than 65536 bytes/);
+    await expect(accounts.importFile(file, { format: 'csv' }, 'test')).rejects.toThrow(/line 3: a line is longer than 65536 bytes/);
     const ndjson = await tempFile(`${JSON.stringify({ ...accountRow(930002), displayName: 'x'.repeat(10 * 1024 * 1024) })}\n`, 'ndjson');
-    await expect(accounts.importFile(ndjson, 'ndjson', 'test')).rejects.toThrow(/a line is longer than 65536 bytes/);
+    await expect(accounts.importFile(ndjson, { format: 'ndjson' }, 'test')).rejects.toThrow(/a line is longer than 65536 bytes/);
     expect(await t.prisma.account.count()).toBe(before);
   });
 
@@ -104,7 +104,7 @@ describe('account import', () => {
       csvLine(accountRow(940002, { displayName: '@import \\share\\x', orgUnit: '-2+3', passwordHash: hash })),
       ...tricks.map((email, i) => csvLine(accountRow(940010 + i, { email, passwordHash: hash }))),
     ];
-    const summary = await accounts.importFile(await tempFile(lines.join('\n')), 'csv', 'test');
+    const summary = await accounts.importFile(await tempFile(lines.join('\n')), { format: 'csv' }, 'test');
     expect(summary).toMatchObject({ rows: 2 + tricks.length, created: 2, rejected: tricks.length });
     expect(summary.rejections.map((r) => r.line)).toEqual(tricks.map((_, i) => 4 + i));
     for (const r of summary.rejections) expect(r.reason).toMatch(/email is not a plain address/);
@@ -123,7 +123,7 @@ describe('account import', () => {
       csvLine(accountRow(950003, { locale: 'english', passwordHash: hash })),
       csvLine(accountRow(950002, { passwordHash: hash })),
     ];
-    const summary = await accounts.importFile(await tempFile(lines.join('\r\n')), 'csv', 'test');
+    const summary = await accounts.importFile(await tempFile(lines.join('\r\n')), { format: 'csv' }, 'test');
     expect(summary).toMatchObject({ rows: 4, created: 1, rejected: 3 });
     expect(summary.rejections).toEqual([
       { line: 2, reason: 'displayName contains control characters' },
@@ -134,7 +134,7 @@ describe('account import', () => {
 
   it('accepts a byte-order mark and NDJSON', async () => {
     const bom = await tempFile(`\uFEFF${CSV_HEADER}\n${csvLine(accountRow(910001, { passwordHash: hash }))}\n`);
-    expect(await accounts.importFile(bom, 'csv', 'test')).toMatchObject({ created: 1, rejected: 0 });
+    expect(await accounts.importFile(bom, { format: 'csv' }, 'test')).toMatchObject({ created: 1, rejected: 0 });
     const ndjson = await tempFile(
       [
         JSON.stringify({ ...accountRow(910002), emailVerified: true, passwordHash: hash }),
@@ -143,14 +143,14 @@ describe('account import', () => {
       ].join('\n'),
       'ndjson',
     );
-    const summary = await accounts.importFile(ndjson, 'ndjson', 'test');
+    const summary = await accounts.importFile(ndjson, { format: 'ndjson' }, 'test');
     expect(summary).toMatchObject({ created: 1, rejected: 2 });
     expect(summary.rejections.map((r) => r.reason)).toEqual(['not valid JSON', 'unknown field "extra"']);
   });
 
   it('updates changed accounts, leaves unchanged ones alone and creates new ones in one file', async () => {
     const first = await tempFile([CSV_HEADER, ...[960001, 960002].map((i) => csvLine(accountRow(i, { passwordHash: hash })))].join('\n'));
-    expect(await accounts.importFile(first, 'csv', 'test')).toMatchObject({ created: 2 });
+    expect(await accounts.importFile(first, { format: 'csv' }, 'test')).toMatchObject({ created: 2 });
     const unchanged = await t.prisma.account.findUniqueOrThrow({ where: { username: 'user0960002' } });
     const lines = [
       CSV_HEADER,
@@ -160,7 +160,7 @@ describe('account import', () => {
       csvLine(accountRow(960003, { orgUnit: 'second' })),
       csvLine(accountRow(960001, { orgUnit: 'third' })),
     ];
-    const summary = await accounts.importFile(await tempFile(lines.join('\n')), 'csv', 'test');
+    const summary = await accounts.importFile(await tempFile(lines.join('\n')), { format: 'csv' }, 'test');
     expect(summary).toMatchObject({ rows: 5, created: 1, updated: 1, unchanged: 1, rejected: 2 });
     expect(summary.rejections.map((r) => r.line)).toEqual([5, 6]);
     const updated = await t.prisma.account.findUniqueOrThrow({ where: { username: 'user0960001' } });

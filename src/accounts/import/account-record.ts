@@ -1,8 +1,10 @@
-import { isSupportedHash } from '../../passwords/password-hasher.service.js';
+import { importedHashProblem } from '../../passwords/stored-hash.js';
+import { canonicalEmail, canonicalUsername } from '../identity.js';
 
 export const REQUIRED_COLUMNS = ['username', 'email', 'displayName', 'orgUnit', 'locale', 'emailVerified'] as const;
 export const PASSWORD_COLUMNS = ['password', 'passwordHash'] as const;
-export const OPTIONAL_COLUMNS = ['policyPreset'] as const;
+export const OPTIONAL_COLUMNS = ['policyPreset', 'externalId', 'disabled'] as const;
+export const PLAINTEXT_REFUSED = 'plain passwords are accepted only with --allow-plaintext on a non-production instance';
 const KNOWN_COLUMNS = new Set<string>([...REQUIRED_COLUMNS, ...PASSWORD_COLUMNS, ...OPTIONAL_COLUMNS]);
 
 export interface AccountRecord {
@@ -16,15 +18,29 @@ export interface AccountRecord {
   /** Exactly one of these is set when the file carries a password column and the cell is not empty. */
   password: string | null;
   passwordHash: string | null;
+  externalId: string | null;
+  /** Null when the source says nothing (an update then keeps the account's flag). */
+  disabled: boolean | null;
+}
+
+export interface RecordDefaults {
+  /** `--email-verified all|none`: the value for a record whose source has no emailVerified field. */
+  emailVerified?: boolean;
 }
 
 export type RecordResult = { ok: true; record: AccountRecord } | { ok: false; reason: string };
 
-const USERNAME = /^[a-z0-9][a-z0-9._@+-]{0,127}$/;
-// An RFC 5321 addr-spec without quoting or comments: no display names, no angle brackets, no spaces.
+// The ASCII forms are tried first: they are what almost every row holds, and much cheaper than property escapes.
+const USERNAME_ASCII = /^[a-z0-9][a-z0-9._@+-]{0,127}$/;
+const EMAIL_ASCII =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+// Letters and digits of any script (canonicalUsername has already folded case), then the few separators.
+const USERNAME = /^[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}._@+-]{0,127}$/u;
+// An RFC 5321 addr-spec without quoting or comments (no display names, angle brackets or spaces), with the
+// non-ASCII letters of RFC 6531 (SMTPUTF8) in the local part and internationalised domain labels.
 const EMAIL =
-  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
-const LOCALE = /^[a-z]{2,3}(-[A-Z]{2})?$/;
+  /^[\p{L}\p{M}\p{Nd}!#$%&'*+/=?^_`{|}~-]+(\.[\p{L}\p{M}\p{Nd}!#$%&'*+/=?^_`{|}~-]+)*@[\p{L}\p{Nd}]([\p{L}\p{M}\p{Nd}-]{0,61}[\p{L}\p{M}\p{Nd}])?(\.[\p{L}\p{Nd}]([\p{L}\p{M}\p{Nd}-]{0,61}[\p{L}\p{M}\p{Nd}])?)+$/u;
+const LOCALE = /^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|\d{3}))?$/;
 // Control characters (including bidi overrides) never belong in names that are shown to people.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 const TRUE_VALUES = new Set(['true', '1', 'yes', 'y']);
@@ -49,6 +65,37 @@ export function expectedHeader(): string {
   return `${REQUIRED_COLUMNS.join(',')},password|passwordHash[,policyPreset]`;
 }
 
+/** `fr_FR`, `fr-fr` and `fr_FR.UTF-8` all become `fr-FR` (BCP 47 canonical case); anything else is left to the check. */
+export function normaliseLocale(value: string): string {
+  if (LOCALE.test(value)) return value;
+  let known = localeCache.get(value);
+  if (known === undefined) {
+    known = canonicalLocale(value);
+    if (localeCache.size < 1000) localeCache.set(value, known);
+  }
+  return known;
+}
+
+// An export holds a handful of distinct locales; Intl's canonicalisation is worth doing once per spelling.
+const localeCache = new Map<string, string>();
+
+function canonicalLocale(value: string): string {
+  const tag = value.replace(/[.@].*$/, '').replace(/_/g, '-');
+  try {
+    return Intl.getCanonicalLocales(tag)[0] ?? value;
+  } catch {
+    return value;
+  }
+}
+
+function parseBoolean(value: unknown, field: string, problems: string[]): boolean | null {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && TRUE_VALUES.has(value.trim().toLowerCase())) return true;
+  if (typeof value === 'string' && FALSE_VALUES.has(value.trim().toLowerCase())) return false;
+  problems.push(`${field} must be true or false`);
+  return null;
+}
+
 function optionalText(value: unknown, field: string, max: number): string | null | Error {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') return new Error(`${field} must be text`);
@@ -60,7 +107,7 @@ function optionalText(value: unknown, field: string, max: number): string | null
 }
 
 /** Validates one row from any import format; `raw` maps column names to cell values. */
-export function parseAccountRecord(raw: Record<string, unknown>): RecordResult {
+export function parseAccountRecord(raw: Record<string, unknown>, defaults: RecordDefaults = {}): RecordResult {
   const problems: string[] = [];
   const take = <T>(value: T | Error): T | null => {
     if (value instanceof Error) {
@@ -70,25 +117,28 @@ export function parseAccountRecord(raw: Record<string, unknown>): RecordResult {
     return value;
   };
 
-  const username = take(optionalText(raw.username, 'username', 128))?.toLowerCase() ?? null;
+  const rawUsername = take(optionalText(raw.username, 'username', 128));
+  const username = rawUsername === null ? null : canonicalUsername(rawUsername);
   if (!username) problems.push('username is empty');
-  else if (!USERNAME.test(username)) problems.push('username may only contain letters, digits and . _ @ + -');
+  else if (!USERNAME_ASCII.test(username) && !USERNAME.test(username)) problems.push('username may only contain letters, digits and . _ @ + -');
 
-  const email = take(optionalText(raw.email, 'email', 254));
-  if (email && !EMAIL.test(email)) problems.push('email is not a plain address like name@example.org');
+  const rawEmail = take(optionalText(raw.email, 'email', 254));
+  const email = rawEmail === null ? null : canonicalEmail(rawEmail);
+  if (email && !EMAIL_ASCII.test(email) && !EMAIL.test(email)) problems.push('email is not a plain address like name@example.org');
 
   let emailVerified = false;
-  const verifiedRaw = raw.emailVerified;
-  if (typeof verifiedRaw === 'boolean') emailVerified = verifiedRaw;
-  else if (verifiedRaw === undefined || verifiedRaw === null) emailVerified = false;
-  else if (typeof verifiedRaw === 'string' && TRUE_VALUES.has(verifiedRaw.trim().toLowerCase())) emailVerified = true;
-  else if (typeof verifiedRaw === 'string' && FALSE_VALUES.has(verifiedRaw.trim().toLowerCase())) emailVerified = false;
-  else problems.push('emailVerified must be true or false');
-  if (emailVerified && !email) problems.push('emailVerified is true but there is no email');
+  if (raw.emailVerified === undefined || raw.emailVerified === null) {
+    if (defaults.emailVerified === undefined) problems.push('emailVerified is missing; say --email-verified all or none');
+    else emailVerified = defaults.emailVerified && Boolean(email);
+  } else {
+    emailVerified = parseBoolean(raw.emailVerified, 'emailVerified', problems) ?? false;
+    if (emailVerified && !email) problems.push('emailVerified is true but there is no email');
+  }
 
   const displayName = take(optionalText(raw.displayName, 'displayName', 200));
   const orgUnit = take(optionalText(raw.orgUnit, 'orgUnit', 200));
-  const locale = take(optionalText(raw.locale, 'locale', 10)) ?? 'en';
+  const rawLocale = take(optionalText(raw.locale, 'locale', 20));
+  const locale = rawLocale === null ? 'en' : normaliseLocale(rawLocale);
   if (!LOCALE.test(locale)) problems.push('locale must look like en or de-DE');
 
   const presetRaw = take(optionalText(raw.policyPreset, 'policyPreset', 10));
@@ -102,7 +152,10 @@ export function parseAccountRecord(raw: Record<string, unknown>): RecordResult {
     problems.push('password must be text');
   }
   const passwordHash = take(optionalText(raw.passwordHash, 'passwordHash', 512));
-  if (passwordHash && !isSupportedHash(passwordHash)) problems.push('passwordHash is not an argon2 or bcrypt ($2a$/$2b$) hash');
+  const hashProblem = passwordHash && importedHashProblem(passwordHash);
+  if (hashProblem) problems.push(hashProblem);
+  const externalId = take(optionalText(raw.externalId, 'externalId', 255));
+  const disabled = raw.disabled === undefined || raw.disabled === null || raw.disabled === '' ? null : parseBoolean(raw.disabled, 'disabled', problems);
 
   if (problems.length) return { ok: false, reason: problems.join('; ') };
   return {
@@ -117,6 +170,8 @@ export function parseAccountRecord(raw: Record<string, unknown>): RecordResult {
       policyPreset: (presetRaw as 'nist' | 'racf' | null) ?? null,
       password,
       passwordHash,
+      externalId,
+      disabled,
     },
   };
 }

@@ -1,11 +1,26 @@
 import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { checkHeader, expectedHeader } from './account-record.js';
+import { PLAINTEXT_REFUSED, checkHeader, expectedHeader } from './account-record.js';
 import { CsvSplitter } from './csv-splitter.js';
 import { ImportFileError } from './import-file-error.js';
+import { type FieldMap, type MappedRecord, auth0User, keycloakUser, ldifUser, mappedCsv, oktaCsv } from './presets.js';
+import { type SourceRecord, jsonUserObjects, ldifEntries } from './structured-readers.js';
 
-export type ImportFormat = 'csv' | 'ndjson';
+/** The product's own CSV or NDJSON columns, or an identity provider's export. */
+export type ImportFormat = 'csv' | 'ndjson' | 'okta' | 'auth0' | 'keycloak' | 'ldif';
+export const IMPORT_FORMATS: readonly ImportFormat[] = ['csv', 'ndjson', 'okta', 'auth0', 'keycloak', 'ldif'];
+
+export interface ReadOptions {
+  maxBytes: number;
+  maxLineBytes: number;
+  /** `--map`: the CSV is an export of its own shape. */
+  map?: FieldMap;
+  /** `--email-verified` was given, so a source without the field is acceptable. */
+  emailVerifiedGiven: boolean;
+  /** The `password` column is accepted (demo data on a non-production instance). */
+  plaintextAllowed: boolean;
+}
 
 export { ImportFileError };
 
@@ -13,9 +28,12 @@ export interface RawRow {
   line: number;
   /** Column name to cell value, or a reason the line cannot be read at all. */
   cells: Record<string, unknown> | { error: string };
+  /** Said about the line in the summary (imported as disabled, for example). */
+  notes?: string[];
 }
 
 export function formatFromName(fileName: string): ImportFormat {
+  if (/\.ldif$/i.test(fileName)) return 'ldif';
   return /\.(nd)?jsonl?$/i.test(fileName) ? 'ndjson' : 'csv';
 }
 
@@ -46,25 +64,40 @@ async function* decodeUtf8(chunks: AsyncIterable<Buffer>): AsyncGenerator<string
   if (pending) throw new ImportFileError('the file is not valid UTF-8 (it ends inside a character)');
 }
 
-async function* csvRows(text: AsyncIterable<string>, maxLineBytes: number): AsyncGenerator<RawRow[]> {
+/** The product's own header: exactly its columns. */
+function ownHeader(options: ReadOptions) {
+  return (header: string[]) => {
+    const problem = checkHeader(header);
+    if (problem) return { problem: `wrong header: ${problem}; expected ${expectedHeader()}` };
+    if (header.includes('password') && !options.plaintextAllowed) return { problem: PLAINTEXT_REFUSED };
+    return { row: (cells: Record<string, string>): MappedRecord => ({ cells }) };
+  };
+}
+
+type HeaderHandler = (header: string[]) => { problem: string } | { row: (cells: Record<string, string>) => MappedRecord };
+
+async function* csvRows(text: AsyncIterable<string>, maxLineBytes: number, onHeader: HeaderHandler): AsyncGenerator<RawRow[]> {
   const splitter = new CsvSplitter(maxLineBytes);
   let header: string[] | null = null;
+  let mapRow: ((cells: Record<string, string>) => MappedRecord) | null = null;
   const toRows = (records: ReturnType<CsvSplitter['push']>): RawRow[] => {
     const rows: RawRow[] = [];
     for (const { line, cells: record } of records) {
       if (!header) {
         header = record.map((c) => c.trim());
-        const problem = checkHeader(header);
-        if (problem) throw new ImportFileError(`wrong header: ${problem}; expected ${expectedHeader()}`, line);
+        const handled = onHeader(header);
+        if ('problem' in handled) throw new ImportFileError(handled.problem, line);
+        mapRow = handled.row;
         continue;
       }
       if (record.length !== header.length) {
         rows.push({ line, cells: { error: `expected ${header.length} columns, found ${record.length}` } });
         continue;
       }
-      const cells: Record<string, unknown> = {};
+      // No prototype: an export's column may be called anything, `__proto__` included.
+      const cells: Record<string, string> = Object.create(null);
       for (let i = 0; i < header.length; i++) cells[header[i]] = record[i];
-      rows.push({ line, cells });
+      rows.push({ line, ...mapRow!(cells) });
     }
     return rows;
   };
@@ -120,12 +153,53 @@ async function* ndjsonRows(text: AsyncIterable<string>, maxLineBytes: number): A
   if (last) yield [last];
 }
 
+function isUnreadable(value: unknown): value is { error: string } {
+  return Boolean(value) && typeof (value as { error?: unknown }).error === 'string' && Object.keys(value as object).length === 1;
+}
+
+/** Source records through a preset's mapping; a record the preset skips (an LDIF container) is not a row. */
+async function* mapped<T>(records: AsyncIterable<SourceRecord<T>[]>, preset: (value: T) => MappedRecord | { error: string } | null): AsyncGenerator<RawRow[]> {
+  for await (const batch of records) {
+    const rows: RawRow[] = [];
+    for (const { line, value } of batch) {
+      if (isUnreadable(value)) {
+        rows.push({ line, cells: { error: value.error } });
+        continue;
+      }
+      const result = preset(value as T);
+      if (!result) continue;
+      if ('error' in result) rows.push({ line, cells: { error: result.error } });
+      else rows.push({ line, cells: result.cells, notes: result.notes });
+    }
+    if (rows.length) yield rows;
+  }
+}
+
+async function* ndjsonObjects(text: AsyncIterable<string>, maxLineBytes: number): AsyncGenerator<SourceRecord<Record<string, unknown>>[]> {
+  for await (const rows of ndjsonRows(text, maxLineBytes)) yield rows.map((r) => ({ line: r.line, value: r.cells }));
+}
+
+function rowsOf(format: ImportFormat, text: AsyncIterable<string>, options: ReadOptions): AsyncGenerator<RawRow[]> {
+  const { map, maxLineBytes, emailVerifiedGiven } = options;
+  switch (format) {
+    case 'csv':
+      return csvRows(text, maxLineBytes, map ? (header) => mappedCsv(map, header, emailVerifiedGiven) : ownHeader(options));
+    case 'okta':
+      return csvRows(text, maxLineBytes, (header) => oktaCsv(map ?? new Map(), header, emailVerifiedGiven));
+    case 'ndjson':
+      return mapped(ndjsonObjects(text, maxLineBytes), (cells) => ({ cells }));
+    case 'auth0':
+      return mapped(ndjsonObjects(text, maxLineBytes), auth0User);
+    case 'keycloak':
+      return mapped(jsonUserObjects(text, maxLineBytes), keycloakUser);
+    case 'ldif':
+      return mapped(ldifEntries(text, maxLineBytes), ldifUser);
+  }
+}
+
 /** Streams the rows of an import file with their line numbers, a chunk of rows at a time, in bounded memory. */
-export async function* readImportFile(
-  filePath: string,
-  format: ImportFormat,
-  limits: { maxBytes: number; maxLineBytes: number },
-): AsyncGenerator<RawRow[]> {
+export async function* readImportFile(filePath: string, format: ImportFormat, options: ReadOptions): AsyncGenerator<RawRow[]> {
+  const limits = options;
   const info = await stat(filePath).catch((err: NodeJS.ErrnoException) => {
     throw new ImportFileError(`cannot read ${filePath}: ${err.code ?? err.message}`);
   });
@@ -133,5 +207,8 @@ export async function* readImportFile(
   if (info.size === 0) throw new ImportFileError('the file is empty');
   if (info.size > limits.maxBytes) throw new ImportFileError(`the file is larger than ${limits.maxBytes} bytes`);
   const text = decodeUtf8(createReadStream(filePath, { highWaterMark: 256 * 1024 }));
-  yield* format === 'csv' ? csvRows(text, limits.maxLineBytes) : ndjsonRows(text, limits.maxLineBytes);
+  if (!options.emailVerifiedGiven && (format === 'okta' || format === 'ldif')) {
+    throw new ImportFileError(`${format === 'okta' ? 'an Okta export' : 'LDIF'} has no emailVerified field: say --email-verified all or none`);
+  }
+  yield* rowsOf(format, text, options);
 }

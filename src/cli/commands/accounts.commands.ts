@@ -1,5 +1,6 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { formatFromName, type ImportFormat } from '../../accounts/import/import-reader.js';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { ImportSummary } from '../../accounts/accounts-import.service.js';
+import { IMPORT_FORMATS, formatFromName, type ImportFormat } from '../../accounts/import/import-reader.js';
 import { type CliModuleLoader, positiveInt, print, withApp } from '../cli-runner.js';
 
 const accountsModule: CliModuleLoader = async (config) => (await import('../accounts-cli.module.js')).AccountsCliModule.forRoot(config);
@@ -9,14 +10,21 @@ export function registerAccountsCommands(program: Command): void {
   const accounts = program.command('accounts').description('end-user accounts');
   accounts
     .command('import <file>')
-    .description('import or update accounts from CSV or NDJSON (username,email,displayName,orgUnit,locale,emailVerified,password|passwordHash)')
-    .option('--format <format>', 'csv or ndjson (default: from the file name)')
-    .action(async (file: string, opts: { format?: ImportFormat }) => {
-      const format = opts.format ?? formatFromName(file);
-      if (format !== 'csv' && format !== 'ndjson') throw new InvalidArgumentError('--format must be csv or ndjson');
+    .description('import or update accounts: the own CSV/NDJSON columns (username,email,displayName,orgUnit,locale,emailVerified,passwordHash), an identity provider export, or any CSV with --map')
+    .addOption(new Option('--from <export>', 'what the file is (default: csv or ndjson from the file name)').choices([...IMPORT_FORMATS]))
+    .option('--format <format>', 'same as --from (kept for scripts)')
+    .option('--map <fields>', "for a CSV of its own shape, e.g. username=login,displayName='{firstName} {lastName}',orgUnit=department,externalId=id")
+    .addOption(new Option('--email-verified <which>', 'required when the source has no emailVerified field: are its addresses verified?').choices(['all', 'none']))
+    .option('--update-credentials', 'apply changed password hashes, emails and emailVerified to existing accounts (signs them out; never over a password set here since)')
+    .option('--allow-plaintext', 'accept the plain password column (demo data; refused when NODE_ENV=production)')
+    .action(async (file: string, opts: { from?: ImportFormat; format?: ImportFormat; map?: string; emailVerified?: 'all' | 'none'; updateCredentials?: boolean; allowPlaintext?: boolean }) => {
+      const format = opts.from ?? opts.format ?? formatFromName(file);
+      if (!IMPORT_FORMATS.includes(format)) throw new InvalidArgumentError(`--format must be one of ${IMPORT_FORMATS.join(', ')}`);
+      const options = { format, map: opts.map, emailVerified: opts.emailVerified, updateCredentials: opts.updateCredentials, allowPlaintext: opts.allowPlaintext };
       const Accounts = await accountsService();
-      const summary = await withApp((get, actor) => get(Accounts).importFile(file, format, actor), accountsModule);
+      const summary = await withApp((get, actor) => get(Accounts).importFile(file, options, actor), accountsModule);
       print(summary);
+      warnLoudly(summary);
       if (summary.rejected) process.exitCode = 3;
     });
 
@@ -30,4 +38,17 @@ export function registerAccountsCommands(program: Command): void {
       const Accounts = await accountsService();
       print(await withApp((get, actor) => get(Accounts).seedDemo(opts.accounts, opts.password, actor), accountsModule));
     });
+}
+
+/** The numbers a responder must not miss, on stderr after the summary. */
+function warnLoudly(summary: ImportSummary): void {
+  const lines: string[] = [];
+  if (summary.cannotSignIn) {
+    lines.push(`WARNING: ${summary.cannotSignIn} imported accounts have no password hash, application or directory DN: they can never reach the pre-reset page.`);
+  }
+  if (summary.rejected) {
+    lines.push(`WARNING: ${summary.rejected} lines were rejected` + (summary.rejectionsFile ? `; ${summary.rejectionsNotListed} are not listed above, every one is in ${summary.rejectionsFile}` : ' (listed above)'));
+  }
+  if (summary.kept) lines.push(`NOTE: ${summary.kept} lines carried credential changes that were kept, not applied (see keptChanges).`);
+  if (lines.length) process.stderr.write(`${lines.join('\n')}\n`);
 }

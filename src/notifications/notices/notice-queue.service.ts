@@ -13,6 +13,8 @@ import { redisConnectionOptions } from '../../queues/queues.module.js';
 import { queueLimitFor } from './notice-rate.js';
 
 export const NO_VERIFIED_EMAIL = 'no verified email address: use the admin-assisted path';
+/** An account disabled at its source after it was flagged: it is not sent a notice. */
+export const ACCOUNT_DISABLED = 'not sent: the account is disabled (suspended or blocked at its source)';
 
 /** States of a notice job that still hold Redis memory and will still be sent. */
 const BACKLOG_STATES = ['wait', 'delayed', 'prioritized', 'active', 'waiting-children'] as const;

@@ -10,7 +10,7 @@ import { MetricsService, type NoticeReplyClass } from '../../metrics/metrics.ser
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { describeProblems } from '../link-free.js';
-import { NO_VERIFIED_EMAIL, NoticeQueueService } from './notice-queue.service.js';
+import { ACCOUNT_DISABLED, NO_VERIFIED_EMAIL, NoticeQueueService } from './notice-queue.service.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
 
@@ -33,11 +33,12 @@ interface NoticeRow {
   email: string | null;
   emailVerified: boolean;
   locale: string;
+  disabled: boolean;
 }
 
 const LOCK_NOTICE_ROW = `
   SELECT ca.state, c.status, c.canary_remaining, c.notice_rate, c.incident_ref, c.reason, c.phrase, c.template,
-         a.username, a.display_name, a.email, a.email_verified AS "emailVerified", a.locale
+         a.username, a.display_name, a.email, a.email_verified AS "emailVerified", a.locale, a.disabled
   FROM campaign_accounts ca
   JOIN campaigns c ON c.id = ca.campaign_id
   JOIN accounts a ON a.id = ca.account_id
@@ -141,6 +142,7 @@ export class NoticeSenderService implements OnModuleDestroy {
       await client.query('ROLLBACK');
       return 'skipped';
     }
+    if (row.disabled) return this.fail(client, campaignId, accountId, ACCOUNT_DISABLED, 'account_disabled');
     if (!hasReachableEmail(row)) return this.fail(client, campaignId, accountId, NO_VERIFIED_EMAIL, 'no_verified_email');
     const notice = this.renderer.render(
       { id: campaignId, incidentRef: row.incident_ref, reason: row.reason, phrase: row.phrase, template: row.template },
