@@ -6,6 +6,7 @@ import type { AppConfig } from './config/app-config.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InfrastructureModule } from './infrastructure.module.js';
+import { IntegrationsModule } from './integrations/integrations.module.js';
 import { SecretsModule } from './secrets/secrets.module.js';
 import { WORKER_MODULES } from './worker-modules.js';
 
@@ -22,6 +23,7 @@ export class AppModule {
         CampaignsModule,
         AuthModule,
         SecretsModule,
+        IntegrationsModule,
         DashboardModule,
         ...(config.role === 'all' ? WORKER_MODULES : []),
       ],

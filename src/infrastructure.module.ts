@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ApplicationEventsModule } from './application-events/application-events.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -28,6 +29,7 @@ export class InfrastructureModule {
         PasswordsModule,
         AuditModule,
         ProgressModule,
+        ApplicationEventsModule,
         TemplatesModule,
         OperatorsModule,
       ],

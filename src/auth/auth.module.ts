@@ -5,6 +5,8 @@ import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { AccountService } from './account.service.js';
 import { AuthExceptionFilter } from './auth-exception.filter.js';
 import { ForcedChangeService } from './forced-change.service.js';
+import { HandoffController } from './handoff.controller.js';
+import { HandoffService } from './handoff.service.js';
 import { LoginController } from './login.controller.js';
 import { LoginService } from './login.service.js';
 import { NewPasswordService } from './new-password.service.js';
@@ -17,10 +19,10 @@ import { ResetService } from './reset.service.js';
 import { SessionsService } from './sessions.service.js';
 import { UserSessionGuard } from './user-session.guard.js';
 
-/** End-user sign-in, the pre-reset gate, reset links and the reset itself. */
+/** End-user sign-in (own or handed over by a connected application), the pre-reset gate, reset links and the reset itself. */
 @Module({
   imports: [UserMailModule, RateLimitModule],
-  controllers: [LoginController, PreResetController, ResetController, PasswordChangeController],
+  controllers: [LoginController, PreResetController, ResetController, PasswordChangeController, HandoffController],
   providers: [
     NewPasswordService,
     SessionsService,
@@ -30,6 +32,7 @@ import { UserSessionGuard } from './user-session.guard.js';
     PreResetService,
     ResetService,
     ForcedChangeService,
+    HandoffService,
     { provide: APP_GUARD, useClass: UserSessionGuard },
     { provide: APP_FILTER, useClass: AuthExceptionFilter },
   ],

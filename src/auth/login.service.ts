@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { signInKind } from '../accounts/sign-in-kind.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Account } from '../generated/prisma/client.js';
@@ -76,19 +77,9 @@ export class LoginService {
 
     await this.limiter.clear(limits[1].key);
     if (current) await this.sessions.revoke(current.idHash);
-    const kind = this.sessionKind(account);
+    const kind = signInKind(account, this.config.passwords.expiryDays);
     const sessionId = await this.sessions.create(account.id, kind, form.password);
     this.logger.log(`account ${account.id} signed in (${kind} session)`);
     return { ok: true, account, kind, sessionId };
-  }
-
-  private sessionKind(account: Account): SessionKind {
-    // An administrator's temporary password outranks the breach flag (the help desk has checked who the user is);
-    // the breach flag outranks plain expiry, whose password-only change would not need the mailbox.
-    if (account.passwordExpired) return 'password_change';
-    if (account.mustReset) return 'pre_reset';
-    const days = this.config.passwords.expiryDays;
-    const expired = Boolean(days && account.passwordChangedAt && account.passwordChangedAt.getTime() + days * 86_400_000 <= Date.now());
-    return expired ? 'password_change' : 'full';
   }
 }

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { ApplicationEventsService } from '../application-events/application-events.service.js';
 import { AuditService } from '../audit/audit.service.js';
 import { csvRow } from '../common/csv.js';
 import { type Campaign, Prisma } from '../generated/prisma/client.js';
@@ -91,6 +92,7 @@ export class CampaignsService {
     private readonly prisma: PrismaService,
     private readonly audit: AuditService,
     private readonly progress: CampaignProgressService,
+    private readonly events: ApplicationEventsService,
     private readonly flagging: CampaignFlaggingService,
     private readonly renderer: NoticeRendererService,
     private readonly noticeQueues: NoticeQueueService,
@@ -380,9 +382,10 @@ export class CampaignsService {
       if (sumCounts(counts, OPEN_STATES) > 0 || sumCounts(counts) === 0) return false;
       await tx.campaign.update({ where: { id }, data: { status: 'completed', completedAt: new Date() } });
       await this.audit.record(tx, { actor: 'system', action: 'campaign.completed', campaignId: id, details: { counts } });
+      await this.events.recordCampaignCompleted(tx, id);
       return true;
     });
-    if (completed) await this.discardQueue(id);
+    if (completed) await Promise.all([this.discardQueue(id), this.events.dispatch()]);
     return completed;
   }
 

@@ -12,9 +12,10 @@ export const REDACT_PATHS = [
   '*.csrfToken',
   '*._csrf',
   '*.resetUrl',
+  '*.handoffUrl',
 ];
 
-const SECRET_PATH = /\/(reset|secret)\/[^/?#]+/g;
+const SECRET_PATH = /\/(reset|secret|handoff)\/[^/?#]+/g;
 
 /** Strips one-time tokens out of a request URL before it is logged. */
 export function redactUrl(url: string | undefined): string | undefined {

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ApplicationEventsService } from '../application-events/application-events.service.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
@@ -50,7 +51,9 @@ export interface SetPasswordResult {
  * The shared "set a new password" transaction of every user flow: policy check first (all failures at once),
  * then in one transaction the argon2id hash (imported bcrypt hashes are replaced here), a history entry,
  * must-reset and the expired flag cleared, every session and outstanding reset link of the account revoked,
- * the campaign progress completed and an audit entry.
+ * the campaign progress completed and an audit entry. For an account of a connected application, the
+ * `account.password_reset` event with the new password hashed in the application's format (this is the only moment
+ * the plaintext exists) is written in the same transaction and queued after it.
  */
 @Injectable()
 export class PasswordChangeService {
@@ -61,6 +64,7 @@ export class PasswordChangeService {
     private readonly policy: PasswordPolicyService,
     private readonly progress: CampaignProgressService,
     private readonly audit: AuditService,
+    private readonly events: ApplicationEventsService,
   ) {}
 
   async setPassword(input: SetPasswordInput): Promise<SetPasswordResult> {
@@ -71,8 +75,14 @@ export class PasswordChangeService {
     });
     if (failures.length) throw new PasswordRejectedError(failures);
     const passwordHash = await this.hasher.hash(input.password);
+    const application = account.applicationId
+      ? await this.prisma.application.findUnique({ where: { id: account.applicationId }, select: { hashFormat: true, enabled: true } })
+      : null;
+    const writeBack = application?.enabled
+      ? { hashFormat: application.hashFormat, passwordHash: await this.hasher.hashFor(application.hashFormat, input.password) }
+      : null;
 
-    return this.prisma.$transaction(async (tx) => {
+    const result = await this.prisma.$transaction(async (tx) => {
       await input.guard?.(tx);
       const now = new Date();
       const locked = await tx.$queryRaw<{ must_reset_campaign_id: number | null }[]>`
@@ -89,6 +99,7 @@ export class PasswordChangeService {
       await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
       await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
       await this.progress.completeAccount(tx, account.id);
+      if (writeBack) await this.events.recordForAccounts(tx, 'account.password_reset', Prisma.sql`SELECT ${account.id}::int`, campaignId, writeBack);
       await this.audit.record(tx, {
         actor: input.actor,
         action: input.action,
@@ -97,5 +108,7 @@ export class PasswordChangeService {
       });
       return { username: account.username, campaignId };
     });
+    if (writeBack) await this.events.dispatch();
+    return result;
   }
 }

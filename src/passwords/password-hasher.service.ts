@@ -5,6 +5,8 @@ import bcrypt from 'bcryptjs';
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. Runs on libuv's pool, off the event loop. */
 export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+const BCRYPT_EXPORT_COST = 12;
+
 const IMPORTED_HASH = /^(\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+|\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53})$/;
 
 export function isSupportedHash(value: string): boolean {
@@ -21,6 +23,11 @@ export class PasswordHasherService {
 
   hash(password: string): Promise<string> {
     return hash(password, ARGON2_OPTIONS);
+  }
+
+  /** The new password as a connected application stores it: argon2id PHC, or `$2b$` bcrypt at cost 12. */
+  hashFor(format: 'argon2id' | 'bcrypt', password: string): Promise<string> {
+    return format === 'bcrypt' ? bcrypt.hash(password, BCRYPT_EXPORT_COST) : this.hash(password);
   }
 
   /** Verifies argon2 (any variant) and imported bcrypt hashes. */

@@ -6,6 +6,8 @@ export const QUEUES = {
   userMail: 'user-mail',
   /** Campaign housekeeping: flagging in batches and feeding the notice queue in windows. */
   campaigns: 'campaigns',
+  /** Signed events to connected applications (webhook_deliveries is the outbox). */
+  webhooks: 'webhooks',
 } as const;
 
 export const JOBS = {
@@ -13,6 +15,7 @@ export const JOBS = {
   sendUserMail: 'send-user-mail',
   launchCampaign: 'launch-campaign',
   feedNotices: 'feed-notices',
+  deliverWebhook: 'deliver-webhook',
 } as const;
 
 export interface SendNoticeJob {
@@ -27,6 +30,16 @@ export interface SendUserMailJob {
   refId?: number;
   /** Ties a reset-link job to the request that asked for it (the token itself is created by the worker, never queued). */
   requestId?: string;
+}
+
+/** Only the row id: the payload (which may hold a credential hash) stays in the database, never in Redis. */
+export interface DeliverWebhookJob {
+  deliveryId: number;
+  applicationId: number;
+}
+
+export function webhookJobId(deliveryId: number): string {
+  return `webhook-${deliveryId}`;
 }
 
 export interface CampaignJob {
