@@ -39,14 +39,14 @@ export interface ReceivedEvent {
 
 /**
  * A webhook receiver on a loopback port. Every request is verified with the standardwebhooks library against each
- * of `secrets` (a request no secret verifies is answered 401 and kept in `rejected`); `failNext` answers the next
- * requests 503. `applied` holds each webhook-id once, however many times it came.
+ * of `secrets` (a request no secret verifies is answered 401 and kept in `rejected`); `failFor.set(username, n)` answers
+ * the next n events about that username 503. `applied` holds each webhook-id once, however many times it came.
  */
 export class WebhookReceiver {
   readonly attempts: { webhookId: string; status: number }[] = [];
   readonly applied = new Map<string, ReceivedEvent>();
   readonly rejected: string[] = [];
-  failNext = 0;
+  readonly failFor = new Map<string, number>();
   down = false;
   secrets: string[] = [];
   private server?: http.Server;
@@ -75,11 +75,12 @@ export class WebhookReceiver {
           this.rejected.push(webhookId);
           return reply(401);
         }
-        if (this.failNext > 0) {
-          this.failNext -= 1;
+        const event = JSON.parse(body) as { type: string; data: Record<string, unknown> };
+        const failures = this.failFor.get(String(event.data.username)) ?? 0;
+        if (failures > 0) {
+          this.failFor.set(String(event.data.username), failures - 1);
           return reply(503);
         }
-        const event = JSON.parse(body) as { type: string; data: Record<string, unknown> };
         if (!this.applied.has(webhookId)) this.applied.set(webhookId, { webhookId, type: event.type, data: event.data, verifiedWith });
         reply(200);
       });
@@ -96,16 +97,21 @@ export class WebhookReceiver {
     return [...this.applied.values()].filter((e) => !type || e.type === type);
   }
 
-  async waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > until) throw new Error(`webhook receiver: condition not met within ${timeoutMs} ms (received ${this.attempts.length} attempts)`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+  waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+    return eventually(async () => predicate(), timeoutMs);
   }
 
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** Polls until the condition holds (for state the queue workers reach on their own). */
+export async function eventually(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
   }
 }
