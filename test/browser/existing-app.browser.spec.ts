@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '../support/test-database.
 
 const CHROMIUM = '/usr/bin/chromium';
 const OLD_PASSWORD = 'graces breached password 2019';
-const NEW_PASSWORD = 'a long new passphrase for grace';
+const NEW_PASSWORD = 'tangerine lighthouse above quiet rivers';
 
 describe('an existing application behind the gate, in a real browser', () => {
   let t: TestApp;

@@ -175,6 +175,11 @@ describe('webhooks to connected applications', () => {
       const stuckRows = await t.prisma.webhookDelivery.findMany({ where: { applicationId: stuck.id } });
       expect(stuckRows).toHaveLength(8);
       expect(stuckRows.every((r) => r.status === 'pending' && r.attempts === 0)).toBe(true);
+
+      const dashboard = await fetch(`${t.baseUrl}/dashboard`, { headers: { authorization: `Bearer ${await t.operatorToken('manager')}`, accept: 'text/html' } });
+      const html = await dashboard.text();
+      expect(html).toContain('Write-back to applications');
+      expect(html).toMatch(/<tr><td>stuck<\/td><td class="num">0<\/td><td class="num">8<\/td><td class="num">0<\/td><td>[^<]+UTC<\/td><td class="num">8<\/td><\/tr>/);
     } finally {
       for (const s of sockets) s.destroy();
       silent.close();

@@ -19,6 +19,8 @@ export interface ApplicationDeliveryStats {
   /** Pending deliveries whose last attempt failed (being retried), plus those that ran out of attempts. */
   failing: number;
   oldestPendingAt: Date | null;
+  /** Resets done here whose new password the application has not confirmed receiving: changed here, not yet written back. */
+  notWrittenBack: number;
 }
 
 const LISTED_FIELDS = {
@@ -104,14 +106,18 @@ export class WebhookDeliveriesService {
     return row;
   }
 
-  /** Per application: delivered, pending, failing and the oldest pending event (the dashboard's write-back panel). */
+  /**
+   * Per application: delivered, pending, failing, the oldest pending event and the resets not written back yet (the
+   * dashboard's write-back panel). Counts every delivery row: the outbox of one incident, not an ever-growing log.
+   */
   async stats(): Promise<ApplicationDeliveryStats[]> {
     const rows = await this.prisma.$queryRaw<ApplicationDeliveryStats[]>`
       SELECT app.name AS application,
         count(*) FILTER (WHERE d.status = 'delivered')::int AS delivered,
         count(*) FILTER (WHERE d.status = 'pending')::int AS pending,
         count(*) FILTER (WHERE d.status = 'failed' OR (d.status = 'pending' AND d.attempts > 0))::int AS failing,
-        min(d.created_at) FILTER (WHERE d.status = 'pending') AS "oldestPendingAt"
+        min(d.created_at) FILTER (WHERE d.status = 'pending') AS "oldestPendingAt",
+        count(*) FILTER (WHERE d.type = 'account.password_reset' AND d.status <> 'delivered')::int AS "notWrittenBack"
       FROM applications app LEFT JOIN webhook_deliveries d ON d.application_id = app.id
       GROUP BY app.id, app.name ORDER BY app.name`;
     return rows;
