@@ -1,15 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { signInKind } from '../accounts/sign-in-kind.js';
+import { HANDOFF_TOKEN_PATTERN, HANDOFF_TTL_MS, type IssuedHandoff, handoffKey } from '../common/gate-handoff.js';
 import { allowedReturnTo } from '../common/return-to.js';
 import { sha256Hex } from '../common/tokens.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { PrismaService } from '../prisma/prisma.service.js';
+import { RedisService } from '../redis/redis.module.js';
 import type { Outcome } from './page-responder.service.js';
 import { SessionsService } from './sessions.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
-
-const HANDOFF_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 const INVALID_HANDOFF: Outcome = {
   page: 'reset-invalid',
@@ -31,20 +31,29 @@ export class HandoffService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly sessions: SessionsService,
+    private readonly redis: RedisService,
   ) {}
 
   async open(token: string, current?: ActiveSession): Promise<Outcome> {
-    if (!HANDOFF_TOKEN.test(token)) return INVALID_HANDOFF;
-    // The one atomic use: of any number of concurrent opens, exactly one finds it unused. The account must still
-    // belong to the application, and the application still be enabled.
-    const [handoff] = await this.prisma.$queryRaw<{ id: number; account_id: number }[]>`
-      UPDATE gate_handoffs h SET used_at = now()
-      WHERE h.token_hash = ${sha256Hex(token)} AND h.used_at IS NULL AND h.expires_at > now()
-        AND EXISTS (SELECT 1 FROM accounts a JOIN applications app ON app.id = a.application_id
-                    WHERE a.id = h.account_id AND app.id = h.application_id AND app.enabled)
-      RETURNING h.id, h.account_id`;
-    if (!handoff) return INVALID_HANDOFF;
-    const account = await this.prisma.account.findUniqueOrThrow({ where: { id: handoff.account_id } });
+    if (!HANDOFF_TOKEN_PATTERN.test(token)) return INVALID_HANDOFF;
+    // The one atomic use: of any number of concurrent opens, exactly one gets the value.
+    const value = await this.redis.getdel(handoffKey(this.config.redis.queuePrefix, token));
+    if (!value) return INVALID_HANDOFF;
+    const issued = JSON.parse(value) as IssuedHandoff;
+    const account = await this.prisma.account.findUnique({ where: { id: issued.accountId }, include: { application: { select: { id: true, enabled: true } } } });
+    // The account must still belong to the application, and the application still be enabled.
+    if (!account || account.application?.id !== issued.applicationId || !account.application.enabled) return INVALID_HANDOFF;
+    const handoff = await this.prisma.gateHandoff.create({
+      data: {
+        tokenHash: sha256Hex(token),
+        accountId: account.id,
+        applicationId: issued.applicationId,
+        returnTo: issued.returnTo,
+        createdAt: new Date(issued.issuedAt),
+        expiresAt: new Date(issued.issuedAt + HANDOFF_TTL_MS),
+        usedAt: new Date(),
+      },
+    });
     const kind = signInKind(account, this.config.passwords.expiryDays);
     if (kind === 'full') return this.done(handoff.id, 'Nothing to change', 'Your password does not need to be changed.');
     if (current) await this.sessions.revoke(current.idHash);

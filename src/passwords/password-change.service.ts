@@ -90,7 +90,9 @@ export class PasswordChangeService {
       const campaignId = locked[0]?.must_reset_campaign_id ?? null;
       await tx.account.update({
         where: { id: account.id },
-        data: { passwordHash, passwordChangedAt: now, mustReset: false, mustResetCampaignId: null, passwordExpired: false },
+        // An application's account whose password this product never held signs in there, not here: its new hash
+        // goes to the application and to the history (reuse checks), not into a second sign-in path.
+        data: { passwordHash: writeBack && !account.passwordHash ? null : passwordHash, passwordChangedAt: now, mustReset: false, mustResetCampaignId: null, passwordExpired: false },
       });
       await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash, createdAt: now } });
       await tx.$executeRaw`

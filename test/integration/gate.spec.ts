@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
+import { handoffKey } from '../../src/common/gate-handoff.js';
+import { RedisService } from '../../src/redis/redis.module.js';
 import { ApplicationsService } from '../../src/integrations/applications/applications.service.js';
 import { type ConnectedApp, connectApplication, gateSignIn } from '../support/gate.js';
 import { captureOutput } from '../support/log-capture.js';
@@ -46,7 +48,7 @@ describe('the gate', () => {
       const reply = await gateSignIn(t.baseUrl, portal.key, { username, returnTo: RETURN_TO });
       expect(reply).toEqual({ status: 200, json: { decision: 'continue' } });
     }
-    expect(await t.prisma.gateHandoff.count()).toBe(0);
+    expect(await t.get(RedisService).keys(`${t.config.redis.queuePrefix}:gate-handoff:*`)).toEqual([]);
   });
 
   it('hands a flagged user to the pre-reset page, which shows the campaign phrase; the handoff works once', async () => {
@@ -101,7 +103,10 @@ describe('the gate', () => {
     const flagged = await gateAccount(t, portal);
     await flagAccounts(t, campaign.id, [flagged.id]);
     const { json } = await gateSignIn(t.baseUrl, portal.key, { username: flagged.username });
-    await t.prisma.gateHandoff.updateMany({ where: { accountId: flagged.id }, data: { expiresAt: new Date(Date.now() - 1) } });
+    const key = handoffKey(t.config.redis.queuePrefix, String(json.handoffUrl).split('/handoff/')[1]);
+    expect(await t.get(RedisService).pttl(key)).toBeGreaterThan(110_000);
+    await t.get(RedisService).pexpire(key, 1);
+    await new Promise((r) => setTimeout(r, 10));
     expect((await new Browser(t.baseUrl).get(pathOf(json.handoffUrl))).status).toBe(410);
     expect(await t.prisma.session.count({ where: { accountId: flagged.id } })).toBe(0);
   });
@@ -199,30 +204,35 @@ describe('the gate', () => {
     for (const url of handoffUrls) expect(text).not.toContain(url.split('/handoff/')[1]);
   });
 
-  it('takes about as long for an unknown user as for a flagged one (median of 200 calls each within 5 ms)', async () => {
-    // A documented exception to the suite's "no timed assertions": the issue asks for this bound. Calls alternate so
-    // machine noise hits both sides alike, and medians ignore the stalls a shared machine throws in.
+  it('takes about as long for an unknown user as for a known one, flagged or not (median of 200 calls each within 5 ms)', async () => {
+    // A documented exception to the suite's "no timed assertions": the issue asks for this bound. Each round times an
+    // unknown and a known call back to back (in alternating order) and the test takes the median of the differences,
+    // so load that comes and goes on a shared machine hits both sides of a pair alike; the median drops the stalls.
     const campaign = await createCampaign(t);
     const flagged = await gateAccount(t, portal, 'timing-flagged');
+    const fine = await gateAccount(t, portal, 'timing-fine');
     await flagAccounts(t, campaign.id, [flagged.id]);
     const time = async (username: string) => {
       const started = process.hrtime.bigint();
       await gateSignIn(t.baseUrl, portal.key, { username });
       return Number(process.hrtime.bigint() - started) / 1e6;
     };
-    for (let i = 0; i < 20; i++) await Promise.all([time('timing-unknown'), time(flagged.username)]);
-    const unknown: number[] = [];
-    const known: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      if (i % 2) {
-        unknown.push(await time(`timing-unknown-${i}`));
-        known.push(await time(flagged.username));
-      } else {
-        known.push(await time(flagged.username));
-        unknown.push(await time(`timing-unknown-${i}`));
+    const medianDifference = async (known: string) => {
+      const differences: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const unknown = `timing-unknown-${i}`;
+        if (i % 2) {
+          const u = await time(unknown);
+          differences.push((await time(known)) - u);
+        } else {
+          const k = await time(known);
+          differences.push(k - (await time(unknown)));
+        }
       }
-    }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    expect(Math.abs(median(known) - median(unknown))).toBeLessThan(5);
+      return [...differences].sort((a, b) => a - b)[100];
+    };
+    for (let i = 0; i < 20; i++) await Promise.all([time('timing-warm-up'), time(flagged.username), time(fine.username)]);
+    expect(Math.abs(await medianDifference(fine.username))).toBeLessThan(5);
+    expect(Math.abs(await medianDifference(flagged.username))).toBeLessThan(5);
   });
 });

@@ -72,6 +72,9 @@ describe('webhooks to connected applications', () => {
     expect(row.lastStatus).toBe(200);
     // Delivered: the credential hash is no longer kept.
     expect(JSON.stringify(row.payload)).not.toContain('$2b$');
+    // The application holds the password; this product still keeps no sign-in of its own for the account.
+    expect((await t.prisma.account.findUniqueOrThrow({ where: { id: ann.id } })).passwordHash).toBeNull();
+    expect(await t.prisma.passwordHistory.count({ where: { accountId: ann.id } })).toBe(1);
   });
 
   it('hashes with argon2id for an application registered that way', async () => {

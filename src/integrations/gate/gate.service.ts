@@ -1,15 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { signInKind } from '../../accounts/sign-in-kind.js';
+import { HANDOFF_PATH, HANDOFF_TTL_MS, type IssuedHandoff, handoffKey } from '../../common/gate-handoff.js';
 import { allowedReturnTo } from '../../common/return-to.js';
-import { newOpaqueToken, sha256Hex } from '../../common/tokens.js';
+import { newOpaqueToken } from '../../common/tokens.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
+import { RedisService } from '../../redis/redis.module.js';
 import type { AuthenticatedApplication } from '../applications/applications.service.js';
 import type { GateDecisionDto, GateSignInDto } from './dto/gate-sign-in.dto.js';
-
-export const HANDOFF_TTL_MS = 2 * 60_000;
-export const HANDOFF_PATH = '/gate/handoff/';
 
 const CONTINUE: GateDecisionDto = Object.freeze({ decision: 'continue' });
 
@@ -23,6 +22,7 @@ export class GateService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
+    private readonly redis: RedisService,
   ) {}
 
   async signIn(application: AuthenticatedApplication, body: GateSignInDto): Promise<GateDecisionDto> {
@@ -38,16 +38,10 @@ export class GateService {
     if (kind === 'full') return CONTINUE;
 
     const token = newOpaqueToken();
-    const expiresAt = new Date(Date.now() + HANDOFF_TTL_MS);
-    await this.prisma.gateHandoff.create({
-      data: {
-        tokenHash: sha256Hex(token),
-        accountId: account.id,
-        applicationId: application.id,
-        returnTo: allowedReturnTo(application.returnOrigins, body.returnTo),
-        expiresAt,
-      },
-    });
+    const issuedAt = Date.now();
+    const expiresAt = new Date(issuedAt + HANDOFF_TTL_MS);
+    const issued: IssuedHandoff = { accountId: account.id, applicationId: application.id, returnTo: allowedReturnTo(application.returnOrigins, body.returnTo), issuedAt };
+    await this.redis.set(handoffKey(this.config.redis.queuePrefix, token), JSON.stringify(issued), 'PX', HANDOFF_TTL_MS);
     const handoffUrl = `${this.config.http.publicUrl}${HANDOFF_PATH}${token}`;
     return kind === 'pre_reset'
       ? { decision: 'pre_reset', handoffUrl, expiresAt: expiresAt.toISOString() }
