@@ -62,7 +62,10 @@ export class WebhookReceiver {
           this.attempts.push({ webhookId, status });
           res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'not now');
         };
-        if (this.down) return req.socket.destroy();
+        if (this.down) {
+          this.attempts.push({ webhookId, status: 0 });
+          return req.socket.destroy();
+        }
         const verifiedWith = this.secrets.flatMap((secret, i) => {
           try {
             new Webhook(secret).verify(body, req.headers as Record<string, string>);
