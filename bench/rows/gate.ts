@@ -82,7 +82,7 @@ export const webhookRow: BenchDefinition = {
       const body = (i: number) => ({ type: 'account.flagged', timestamp: new Date().toISOString(), data: { username: `bench${i}`, externalId: `ext-${i}`, sequence: 1, campaignId: 1 } });
       await env.pool.query(
         `INSERT INTO webhook_deliveries (webhook_id, application_id, type, payload)
-         SELECT 'msg_bench_' || i || '_' || $1, $1, 'account.flagged', jsonb_build_object('type', 'account.flagged', 'data', jsonb_build_object('username', 'bench' || i))
+         SELECT 'msg_bench_' || i || '_' || $1::text, $1::int, 'account.flagged', jsonb_build_object('type', 'account.flagged', 'data', jsonb_build_object('username', 'bench' || i))
          FROM generate_series(1, $2) AS i`,
         [app.id, WEBHOOK_EVENTS],
       );

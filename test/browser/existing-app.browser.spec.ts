@@ -1,16 +1,15 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/support.js';
 import { type ExistingApp, startExistingApp } from '../../examples/existing-app/existing-app.js';
 import { CampaignFlaggingService } from '../../src/campaigns/campaign-flagging.service.js';
-import { LINK_SUBJECT, createCampaign, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
-import { connectApplication, eventually } from '../support/gate.js';
+import { LINK_SUBJECT, createCampaign, mailTo, resetTokenFrom } from '../support/auth-flow.js';
+import { connectApplication, eventually, gateAccount } from '../support/gate.js';
 import { SmtpSink } from '../support/smtp-sink.js';
+import { launchChromium } from '../support/chromium.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OLD_PASSWORD = 'graces breached password 2019';
 const NEW_PASSWORD = 'tangerine lighthouse above quiet rivers';
 
@@ -23,7 +22,6 @@ describe('an existing application behind the gate, in a real browser', () => {
   let email: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does this when .ci/browser exists)`);
     sink = await new SmtpSink().start();
     const [productPort, portalPort] = [await freePort(), await freePort()];
     const productUrl = `http://127.0.0.1:${productPort}`;
@@ -35,18 +33,13 @@ describe('an existing application behind the gate, in a real browser', () => {
     portalDb = await createTestDatabase(false);
     portal = await startExistingApp({ databaseUrl: portalDb.url, gateUrl: productUrl, appKey: registered.key, webhookSecret: registered.secret, port: portalPort });
     const graceId = await portal.addUser('grace', OLD_PASSWORD);
-    const grace = await seedAccount(t, { password: 'not kept here 123', username: 'grace' });
-    email = grace.email;
-    await t.prisma.account.update({ where: { id: grace.id }, data: { passwordHash: null, applicationId: registered.id, externalId: String(graceId) } });
+    email = (await gateAccount(t, registered, { username: 'grace', externalId: String(graceId) })).email;
 
     const campaign = await createCampaign(t);
     await t.prisma.campaignScopeUsername.create({ data: { campaignId: campaign.id, username: 'grace' } });
     await t.get(CampaignFlaggingService).flagRemaining(campaign.id);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

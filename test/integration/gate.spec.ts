@@ -1,22 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
+import { Browser, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, resetTokenFrom } from '../support/auth-flow.js';
 import { handoffKey } from '../../src/common/gate-handoff.js';
 import { RedisService } from '../../src/redis/redis.module.js';
 import { ApplicationsService } from '../../src/integrations/applications/applications.service.js';
-import { type ConnectedApp, connectApplication, gateSignIn } from '../support/gate.js';
+import { type ConnectedApp, connectApplication, gateAccount, gateSignIn } from '../support/gate.js';
 import { captureOutput } from '../support/log-capture.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 const ORIGIN = 'https://portal.example.org';
 const RETURN_TO = 'https://portal.example.org/after?x=1';
-
-/** A gate account: the application holds its password, this product holds none. */
-async function gateAccount(t: TestApp, app: ConnectedApp, username?: string) {
-  const account = await seedAccount(t, { password: 'unused here 12345', username });
-  await t.prisma.account.update({ where: { id: account.id }, data: { passwordHash: null, applicationId: app.id } });
-  return account;
-}
 
 function pathOf(url: unknown): string {
   return new URL(String(url)).pathname;
@@ -209,8 +202,8 @@ describe('the gate', () => {
     // unknown and a known call back to back (in alternating order) and the test takes the median of the differences,
     // so load that comes and goes on a shared machine hits both sides of a pair alike; the median drops the stalls.
     const campaign = await createCampaign(t);
-    const flagged = await gateAccount(t, portal, 'timing-flagged');
-    const fine = await gateAccount(t, portal, 'timing-fine');
+    const flagged = await gateAccount(t, portal, { username: 'timing-flagged' });
+    const fine = await gateAccount(t, portal, { username: 'timing-fine' });
     await flagAccounts(t, campaign.id, [flagged.id]);
     const time = async (username: string) => {
       const started = process.hrtime.bigint();

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { ApplicationsService, type NewApplication } from '../../src/integrations/applications/applications.service.js';
+import { seedAccount } from './auth-flow.js';
 import type { TestApp } from './test-app.js';
 
 export interface ConnectedApp {
@@ -117,4 +118,11 @@ export async function eventually(condition: () => Promise<boolean>, timeoutMs = 
     if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** An account of a connected application: the application holds its password, this product holds none. */
+export async function gateAccount(t: TestApp, app: ConnectedApp, options: { username?: string; externalId?: string } = {}) {
+  const account = await seedAccount(t, { password: 'not kept here 12345', username: options.username });
+  await t.prisma.account.update({ where: { id: account.id }, data: { passwordHash: null, applicationId: app.id, externalId: options.externalId ?? null } });
+  return account;
 }
