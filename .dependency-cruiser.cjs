@@ -9,7 +9,7 @@ const LAYERS = [
   ['features', '^src/(campaigns|auth|secrets|integrations|audit-log|health)/'],
   ['notifications', '^src/notifications/'],
   ['accounts', '^src/accounts/'],
-  ['shared services', '^src/(audit|operators|passwords|progress|rate-limit|templates)/'],
+  ['shared services', '^src/(audit|application-events|operators|passwords|progress|rate-limit|templates)/'],
   ['infrastructure', '^src/(prisma|redis|queues|mail|logging|metrics)/'],
   ['config', '^src/config/'],
 ];

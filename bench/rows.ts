@@ -9,6 +9,7 @@ import { ARGON2_OPTIONS } from '../src/passwords/password-hasher.service.js';
 import { PROJECT_ROOT } from '../src/config/project-root.js';
 import { type BenchRow, percentile, rateRow, runConcurrently, runMeasured, timeRow, timed } from './support.js';
 import { enqueueRow, launchRow, linkLatencyRow, noticeThroughputRow, throttleRow } from './rows/campaign.js';
+import { gateRow, webhookRow } from './rows/gate.js';
 import { dashboardRow, loginRow, resetRow } from './rows/http.js';
 
 export interface BenchContext {
@@ -194,6 +195,8 @@ export const BENCH_ROWS: BenchDefinition[] = [
   dashboardRow,
   resetRow,
   importKeycloakRow,
+  gateRow,
+  webhookRow,
 ];
 
 export { rateRow };

@@ -7,6 +7,7 @@ import type { AppConfig } from './config/app-config.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InfrastructureModule } from './infrastructure.module.js';
+import { IntegrationsModule } from './integrations/integrations.module.js';
 import { OperatorsModule } from './operators/operators.module.js';
 import { assertJobWiring } from './queues/job-handlers.js';
 import { SecretsModule } from './secrets/secrets.module.js';
@@ -26,6 +27,7 @@ export class AppModule {
         CampaignsModule,
         AuthModule,
         SecretsModule,
+        IntegrationsModule,
         DashboardModule,
         // After AuthModule: global guards run in module order, and the user-session guard must run before the operator guard.
         AuditLogModule,

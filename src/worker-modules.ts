@@ -1,6 +1,7 @@
 import { CampaignsWorkerModule } from './campaigns/campaigns-worker.module.js';
+import { WebhooksWorkerModule } from './integrations/webhooks/webhooks-worker.module.js';
 import { NoticesWorkerModule } from './notifications/notices/notices-worker.module.js';
 import { UserMailWorkerModule } from './notifications/user-mail/user-mail-worker.module.js';
 
 /** Every module that consumes a queue; loaded by ROLE=worker and ROLE=all. */
-export const WORKER_MODULES = [CampaignsWorkerModule, NoticesWorkerModule, UserMailWorkerModule];
+export const WORKER_MODULES = [CampaignsWorkerModule, NoticesWorkerModule, UserMailWorkerModule, WebhooksWorkerModule];

@@ -8,6 +8,8 @@ import { TemplatesModule } from '../templates/templates.module.js';
 import { AccountService } from './account.service.js';
 import { AuthExceptionFilter } from './auth-exception.filter.js';
 import { ForcedChangeService } from './forced-change.service.js';
+import { HandoffController } from './handoff.controller.js';
+import { HandoffService } from './handoff.service.js';
 import { LoginController } from './login.controller.js';
 import { LoginService } from './login.service.js';
 import { NewPasswordService } from './new-password.service.js';
@@ -20,10 +22,10 @@ import { ResetService } from './reset.service.js';
 import { SessionsService } from './sessions.service.js';
 import { UserSessionGuard } from './user-session.guard.js';
 
-/** End-user sign-in, the pre-reset gate, reset links and the reset itself. */
+/** End-user sign-in (own or handed over by a connected application), the pre-reset gate, reset links and the reset itself. */
 @Module({
   imports: [UserMailModule, RateLimitModule, PasswordsModule, ProgressModule, TemplatesModule],
-  controllers: [LoginController, PreResetController, ResetController, PasswordChangeController],
+  controllers: [LoginController, PreResetController, ResetController, PasswordChangeController, HandoffController],
   providers: [
     NewPasswordService,
     SessionsService,
@@ -33,6 +35,7 @@ import { UserSessionGuard } from './user-session.guard.js';
     PreResetService,
     ResetService,
     ForcedChangeService,
+    HandoffService,
     { provide: APP_GUARD, useClass: UserSessionGuard },
     { provide: APP_FILTER, useClass: AuthExceptionFilter },
   ],

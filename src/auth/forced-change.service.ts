@@ -45,6 +45,6 @@ export class ForcedChangeService {
     });
     if (result !== 'changed') return this.page(session, result.failures);
     this.logger.log(`account ${session.accountId} completed its forced change`);
-    return { redirect: '/login?notice=password-changed', session: null, json: { changed: true } };
+    return this.newPassword.changedOutcome(session);
   }
 }

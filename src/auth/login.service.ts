@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { canonicalUsername } from '../accounts/identity.js';
+import { signInKind } from '../accounts/sign-in-kind.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Account } from '../generated/prisma/client.js';
@@ -87,7 +88,7 @@ export class LoginService {
     }
 
     if (current) await this.sessions.revoke(current.idHash);
-    const kind = this.sessionKind(signedIn);
+    const kind = signInKind(signedIn, this.config.passwords.expiryDays);
     const sessionId = await this.sessions.create(signedIn.id, kind, form.password);
     this.logger.log(`account ${signedIn.id} signed in (${kind} session)`);
     this.count(kind === 'full' ? 'normal' : kind);
@@ -102,15 +103,5 @@ export class LoginService {
 
   private count(outcome: SignInOutcome): void {
     this.metrics.signIns.inc({ outcome });
-  }
-
-  private sessionKind(account: Account): SessionKind {
-    // An administrator's temporary password outranks the breach flag (the help desk has checked who the user is);
-    // the breach flag outranks plain expiry, whose password-only change would not need the mailbox.
-    if (account.passwordExpired) return 'password_change';
-    if (account.mustReset) return 'pre_reset';
-    const days = this.config.passwords.expiryDays;
-    const expired = Boolean(days && account.passwordChangedAt && account.passwordChangedAt.getTime() + days * 86_400_000 <= Date.now());
-    return expired ? 'password_change' : 'full';
   }
 }

@@ -5,6 +5,8 @@ import type { PolicyFailure } from '../passwords/password-policy.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { type NewPasswordDto, PASSWORDS_DIFFER } from './dto/new-password.dto.js';
+import { HandoffService } from './handoff.service.js';
+import type { Outcome } from './page-responder.service.js';
 import { SessionsService } from './sessions.service.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
@@ -22,6 +24,7 @@ export class NewPasswordService {
     private readonly passwords: PasswordChangeService,
     private readonly userMail: UserMailService,
     private readonly sessions: SessionsService,
+    private readonly handoffs: HandoffService,
   ) {}
 
   /** Returns every failed rule at once, or 'changed'. PasswordChangeAbortedError from the change's guard propagates. */
@@ -41,5 +44,10 @@ export class NewPasswordService {
     await this.sessions.forgetCaseFoldedPasswords(accountId);
     await this.userMail.confirmPasswordChanged(accountId);
     return 'changed';
+  }
+
+  /** After a change every session is gone: back to the application the user came from, or to this product's sign-in. */
+  async changedOutcome(session: ActiveSession): Promise<Outcome> {
+    return (await this.handoffs.afterChange(session)) ?? { redirect: '/login?notice=password-changed', session: null, json: { changed: true } };
   }
 }

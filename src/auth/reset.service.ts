@@ -48,7 +48,7 @@ export class ResetService {
   async show(token: string, session?: ActiveSession): Promise<Outcome> {
     const row = await this.findUsable(token);
     if (!row) return INVALID_LINK;
-    if (session?.kind !== 'pre_reset' || session.accountId !== row.accountId) return this.signInPage(token);
+    if (session?.kind !== 'pre_reset' || session.accountId !== row.accountId) return this.signInPage(token, row.accountId);
     return this.form(token, session, row.accountId);
   }
 
@@ -56,7 +56,7 @@ export class ResetService {
     const row = await this.findUsable(token);
     if (!row) return INVALID_LINK;
     const result = await this.login.signIn(form, client, current);
-    if (!result.ok) return this.signInPage(token, result.status, result.message);
+    if (!result.ok) return this.signInPage(token, row.accountId, result.status, result.message);
     const continues = result.kind === 'pre_reset' && result.account.id === row.accountId;
     return { redirect: continues ? `/reset/${token}` : homeOf(result.kind), session: result.sessionId, device: result.device };
   }
@@ -64,7 +64,7 @@ export class ResetService {
   async submit(token: string, form: NewPasswordDto, session: ActiveSession): Promise<Outcome> {
     const row = await this.findUsable(token);
     if (!row) return INVALID_LINK;
-    if (session.accountId !== row.accountId) return this.signInPage(token, 403);
+    if (session.accountId !== row.accountId) return this.signInPage(token, row.accountId, 403);
 
     let result: Awaited<ReturnType<NewPasswordService['submit']>>;
     try {
@@ -86,10 +86,24 @@ export class ResetService {
     }
     if (result !== 'changed') return this.form(token, session, row.accountId, result.failures);
     this.logger.log(`account ${row.accountId} completed its reset with link ${row.id}`);
-    return { redirect: '/login?notice=password-changed', session: null, json: { changed: true } };
+    return this.newPassword.changedOutcome(session);
   }
 
-  private signInPage(token: string, status = 200, error?: string): Outcome {
+  /**
+   * The link works only in the browser holding the account's pre-reset session. A gate account whose password this
+   * product does not hold cannot sign in here: it starts again from its application's sign-in, which hands it over.
+   */
+  private async signInPage(token: string, accountId: number, status = 200, error?: string): Promise<Outcome> {
+    const account = await this.prisma.account.findUnique({ where: { id: accountId }, select: { passwordHash: true, application: { select: { name: true } } } });
+    if (account?.application && !account.passwordHash) {
+      return {
+        page: 'reset-gate',
+        title: 'Sign in to continue',
+        status: status === 200 ? 200 : status,
+        vars: { application: account.application.name },
+        json: { signInRequired: true, signInAt: account.application.name },
+      };
+    }
     return {
       page: 'reset-signin',
       title: 'Sign in to continue',

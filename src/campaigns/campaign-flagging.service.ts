@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ApplicationEventsService } from '../application-events/application-events.service.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -21,6 +22,7 @@ export class CampaignFlaggingService {
     private readonly prisma: PrismaService,
     private readonly progress: CampaignProgressService,
     private readonly audit: AuditService,
+    private readonly events: ApplicationEventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -71,6 +73,8 @@ export class CampaignFlaggingService {
             WHERE ${inBatch(Prisma.sql`t.account_id`)} AND t.used_at IS NULL AND t.revoked_at IS NULL AND ${inScope(Prisma.sql`t.account_id`)}`,
           Prisma.sql`UPDATE campaigns SET launch_cursor = ${upto}, updated_at = now() WHERE id = ${campaignId}`,
         ]);
+        // Its own statement: it bumps the accounts' event sequence, which the must-reset update above also writes.
+        await this.events.recordForAccounts(tx, 'account.flagged', Prisma.sql`SELECT a.id FROM accounts a WHERE ${inBatch(Prisma.sql`a.id`)} AND ${scope}`, campaignId);
         return true;
       },
       { maxWait: 10_000, timeout: 120_000 },
@@ -79,7 +83,10 @@ export class CampaignFlaggingService {
 
   /** Flags the rest of the scope, batch after batch; `afterBatch` runs between batches (to start notices early). */
   async flagRemaining(campaignId: number, afterBatch?: () => Promise<void>): Promise<void> {
-    while (await this.flagNextBatch(campaignId)) await afterBatch?.();
+    while (await this.flagNextBatch(campaignId)) {
+      await this.events.dispatch();
+      await afterBatch?.();
+    }
   }
 
   /**
@@ -122,11 +129,20 @@ export class CampaignFlaggingService {
           await tx.$executeRaw(Prisma.sql`
             UPDATE reset_tokens SET revoked_at = now()
             WHERE account_id = ANY(${clearedIds}::int[]) AND used_at IS NULL AND revoked_at IS NULL`);
+          await this.events.recordForAccounts(
+            tx,
+            'account.unflagged',
+            Prisma.sql`SELECT id FROM accounts WHERE id = ANY(${clearedIds}::int[]) AND NOT must_reset`,
+            campaignId,
+          );
           return false;
         },
         { maxWait: 10_000, timeout: 120_000 },
       );
-      if (done) return result;
+      if (done) {
+        await this.events.dispatch();
+        return result;
+      }
     }
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ApplicationEventsModule } from '../application-events/application-events.module.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { NoticesModule } from '../notifications/notices/notices.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
@@ -8,7 +9,7 @@ import { CampaignsService } from './campaigns.service.js';
 
 /** Campaign lifecycle: create, preview, launch, pause, resume, cancel (HTTP and services). */
 @Module({
-  imports: [NoticesModule, AuditModule, ProgressModule],
+  imports: [NoticesModule, AuditModule, ProgressModule, ApplicationEventsModule],
   controllers: [CampaignsController],
   providers: [CampaignsService, CampaignFlaggingService],
   exports: [CampaignsService, CampaignFlaggingService, NoticesModule],

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { ApplicationEventsService } from '../application-events/application-events.service.js';
 import { REACHABLE_EMAIL } from '../accounts/reachable-email.js';
 import { canonicalUsername } from '../accounts/identity.js';
 import { AuditService } from '../audit/audit.service.js';
@@ -99,6 +100,7 @@ export class CampaignsService {
     private readonly prisma: PrismaService,
     private readonly audit: AuditService,
     private readonly progress: CampaignProgressService,
+    private readonly events: ApplicationEventsService,
     private readonly flagging: CampaignFlaggingService,
     private readonly renderer: NoticeRendererService,
     private readonly noticeQueues: NoticeQueueService,
@@ -419,9 +421,10 @@ export class CampaignsService {
       if (sumCounts(counts, OPEN_STATES) > 0 || sumCounts(counts) === 0) return false;
       await tx.campaign.update({ where: { id }, data: { status: 'completed', completedAt: new Date() } });
       await this.audit.record(tx, { actor: 'system', action: 'campaign.completed', campaignId: id, details: { counts } });
+      await this.events.recordCampaignCompleted(tx, id);
       return true;
     });
-    if (completed) await this.discardQueue(id);
+    if (completed) await Promise.all([this.discardQueue(id), this.events.dispatch()]);
     return completed;
   }
 

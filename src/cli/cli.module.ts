@@ -3,6 +3,7 @@ import { AccountsModule } from '../accounts/accounts.module.js';
 import { CampaignsModule } from '../campaigns/campaigns.module.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InfrastructureModule } from '../infrastructure.module.js';
+import { IntegrationsModule } from '../integrations/integrations.module.js';
 import { OperatorsModule } from '../operators/operators.module.js';
 import { SecretsModule } from '../secrets/secrets.module.js';
 
@@ -10,6 +11,6 @@ import { SecretsModule } from '../secrets/secrets.module.js';
 @Module({})
 export class CliModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: CliModule, imports: [InfrastructureModule.forRoot(config), OperatorsModule, AccountsModule, CampaignsModule, SecretsModule] };
+    return { module: CliModule, imports: [InfrastructureModule.forRoot(config), OperatorsModule, AccountsModule, CampaignsModule, SecretsModule, IntegrationsModule] };
   }
 }

@@ -8,6 +8,7 @@ import { createMigration, diffDatabaseToSchema } from '../prisma/migrations.js';
 import { preflight } from '../preflight.js';
 import { cliConfig, print } from './cli-runner.js';
 import { registerAccountsCommands } from './commands/accounts.commands.js';
+import { registerAppsCommands } from './commands/apps.commands.js';
 import { registerCampaignCommands } from './commands/campaigns.commands.js';
 import { registerInitCommand } from './commands/init.command.js';
 import { registerOperatorsCommands } from './commands/operators.commands.js';
@@ -34,6 +35,7 @@ registerAccountsCommands(program);
 registerSecretsCommands(program.commands.find((c) => c.name() === 'accounts')!);
 registerCampaignCommands(program);
 registerOperatorsCommands(program);
+registerAppsCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof StartupError || err instanceof ConfigError || err instanceof InvalidArgumentError) {

@@ -166,6 +166,16 @@ const configSchema = z.object({
   /** The operating-system user running resetctl (through sudo: the one who ran sudo), for the audit actor. */
   SUDO_USER: z.string().optional(),
   USER: z.string().optional(),
+  WEBHOOK_TIMEOUT: duration.default(parseDuration('10s') as never),
+  WEBHOOK_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(3_600_000).default(1_000),
+  /** How long a delivery keeps being retried (exponential backoff from WEBHOOK_RETRY_DELAY_MS). */
+  WEBHOOK_MAX_AGE: duration.default(parseDuration('72h') as never),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(20),
+  /** Most deliveries one worker sends to one application at once, so a slow receiver holds few of the slots. */
+  WEBHOOK_APP_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  /** After rotate-secret, how long the previous secret still signs alongside the new one. */
+  WEBHOOK_SECRET_GRACE: duration.default(parseDuration('24h') as never),
+  WEBHOOK_DISPATCH_INTERVAL: duration.default(parseDuration('1s') as never),
 });
 
 type ParsedEnv = z.infer<typeof configSchema>;
@@ -218,6 +228,16 @@ export interface AppConfig {
     noticeRetryDelayMs: number;
     /** Most notice jobs one campaign keeps waiting in Redis (about 700 bytes each). */
     noticeQueueMax: number;
+  };
+  webhooks: {
+    timeoutSeconds: number;
+    retryDelayMs: number;
+    maxAgeSeconds: number;
+    concurrency: number;
+    perApplicationConcurrency: number;
+    secretGraceSeconds: number;
+    /** How often workers queue outbox rows nobody has queued yet (a crash between commit and enqueue). */
+    dispatchIntervalSeconds: number;
   };
 }
 
@@ -295,6 +315,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = configEnvironment()): AppCon
       noticeMaxAttempts: c.NOTICE_MAX_ATTEMPTS,
       noticeRetryDelayMs: c.NOTICE_RETRY_DELAY_MS,
       noticeQueueMax: c.NOTICE_QUEUE_MAX,
+    },
+    webhooks: {
+      timeoutSeconds: c.WEBHOOK_TIMEOUT,
+      retryDelayMs: c.WEBHOOK_RETRY_DELAY_MS,
+      maxAgeSeconds: c.WEBHOOK_MAX_AGE,
+      concurrency: c.WEBHOOK_CONCURRENCY,
+      perApplicationConcurrency: c.WEBHOOK_APP_CONCURRENCY,
+      secretGraceSeconds: c.WEBHOOK_SECRET_GRACE,
+      dispatchIntervalSeconds: c.WEBHOOK_DISPATCH_INTERVAL,
     },
   };
 }

@@ -4,6 +4,7 @@ import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { roleAllowed } from '../operators/roles.decorator.js';
 import { TemplatesService } from '../templates/templates.service.js';
 import { CoalescedReads } from '../common/coalesced-reads.js';
+import { WebhookDeliveriesService } from '../integrations/webhooks/webhook-deliveries.service.js';
 import { completionChartSvg } from './completion-chart.js';
 import { type DashboardCampaign, DashboardService, PENDING_PAGE, type RevisitAlert } from './dashboard.service.js';
 import { type Funnel, formatCount, formatDuration } from './funnel.js';
@@ -58,6 +59,7 @@ export class DashboardViewService {
   constructor(
     private readonly dashboard: DashboardService,
     private readonly templates: TemplatesService,
+    private readonly deliveries: WebhookDeliveriesService,
   ) {}
 
   private chrome(operator: AuthenticatedOperator, alerts: RevisitAlert[]) {
@@ -73,10 +75,19 @@ export class DashboardViewService {
   }
 
   async indexPage(operator: AuthenticatedOperator): Promise<string> {
-    const [campaigns, alerts] = await Promise.all([this.dashboard.listCampaigns(), this.dashboard.revisitAlerts(operator)]);
+    const [campaigns, alerts, writeBack] = await Promise.all([this.dashboard.listCampaigns(), this.dashboard.revisitAlerts(operator), this.deliveries.stats()]);
     return this.templates.renderPage('dashboard', {
       title: 'Campaigns · Reset dashboard',
       ...this.chrome(operator, alerts),
+      applications: writeBack.map((a) => ({
+        name: a.application,
+        delivered: formatCount(a.delivered),
+        pending: formatCount(a.pending),
+        failing: formatCount(a.failing),
+        notWrittenBack: formatCount(a.notWrittenBack),
+        oldestPendingAt: when(a.oldestPendingAt),
+        alert: a.failing > 0,
+      })),
       campaigns: campaigns.map(({ campaign, funnel }) => ({
         id: campaign.id,
         name: campaign.name,

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TemplatesModule } from '../templates/templates.module.js';
+import { IntegrationsModule } from '../integrations/integrations.module.js';
 import { DashboardViewService } from './dashboard-view.service.js';
 import { DashboardController } from './dashboard.controller.js';
 import { DashboardService } from './dashboard.service.js';
 
 /** The managers' completion dashboard. */
 @Module({
-  imports: [TemplatesModule],
+  imports: [TemplatesModule, IntegrationsModule],
   controllers: [DashboardController],
   providers: [DashboardService, DashboardViewService],
   exports: [DashboardService],

@@ -12,11 +12,12 @@ export const REDACT_PATHS = [
   '*.csrfToken',
   '*._csrf',
   '*.resetUrl',
+  '*.handoffUrl',
 ];
 
 const REDACTED = '[redacted]';
 /** Path segments followed by a one-time token, and query parameters that carry one; compared lower-cased and decoded. */
-const TOKEN_SEGMENTS = new Set(['reset', 'secret']);
+const TOKEN_SEGMENTS = new Set(['reset', 'secret', 'handoff']);
 const TOKEN_PARAMETERS = new Set(['token', 'code', 'password']);
 
 function decoded(text: string): string {

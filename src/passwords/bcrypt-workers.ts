@@ -7,18 +7,19 @@ import { Worker } from 'node:worker_threads';
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const bcrypt = require(${JSON.stringify(createRequire(import.meta.url).resolve('bcryptjs'))});
-parentPort.on('message', ({ id, password, hash }) => {
+parentPort.on('message', ({ id, password, hash, cost }) => {
+  if (cost) return parentPort.postMessage({ id, result: bcrypt.hashSync(password, cost) });
   let ok = false;
   try { ok = bcrypt.compareSync(password, hash); } catch {}
-  parentPort.postMessage({ id, ok });
+  parentPort.postMessage({ id, result: ok });
 });`;
 
 interface Pending {
-  resolve: (ok: boolean) => void;
+  resolve: (result: never) => void;
   reject: (err: Error) => void;
 }
 
-/** A small pool of worker threads that verify bcrypt hashes off the event loop, started on first use. */
+/** A small pool of worker threads that verify and make bcrypt hashes off the event loop, started on first use. */
 export class BcryptWorkers {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending & { worker: Worker }>();
@@ -28,12 +29,20 @@ export class BcryptWorkers {
   constructor(private readonly size = Math.max(1, Math.min(4, availableParallelism() - 1))) {}
 
   verify(password: string, hash: string): Promise<boolean> {
+    return this.run({ password, hash });
+  }
+
+  hash(password: string, cost: number): Promise<string> {
+    return this.run({ password, cost });
+  }
+
+  private run<T>(message: { password: string; hash?: string; cost?: number }): Promise<T> {
     const worker = this.worker();
     const id = ++this.ids;
-    return new Promise<boolean>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (result: never) => void, reject, worker });
       worker.ref();
-      worker.postMessage({ id, password, hash });
+      worker.postMessage({ id, ...message });
     });
   }
 
@@ -45,7 +54,7 @@ export class BcryptWorkers {
     if (this.workers.length < this.size) {
       const worker = new Worker(WORKER_SOURCE, { eval: true });
       worker.unref();
-      worker.on('message', ({ id, ok }: { id: number; ok: boolean }) => this.settle(id, (p) => p.resolve(ok)));
+      worker.on('message', ({ id, result }: { id: number; result: never }) => this.settle(id, (p) => p.resolve(result)));
       worker.on('error', (err) => this.fail(worker, err));
       worker.on('exit', () => this.fail(worker, new Error('a bcrypt worker stopped')));
       this.workers.push(worker);

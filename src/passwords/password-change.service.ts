@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ApplicationEventsService } from '../application-events/application-events.service.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
@@ -56,8 +57,10 @@ export interface ReplacePasswordResult {
  * The shared "set a new password" transaction of every user flow: policy check first (all failures at once),
  * then in one transaction the argon2id hash (imported bcrypt hashes are replaced here), a history entry,
  * must-reset and the expired flag cleared, every session and outstanding reset link of the account revoked,
- * the campaign progress completed and an audit entry. Temporary passwords (secrets) share its writes through
- * replacePassword.
+ * the campaign progress completed and an audit entry. For an account of a connected application, the
+ * `account.password_reset` event with the new password hashed in the application's format (this is the only moment
+ * the plaintext exists) is written in the same transaction and queued after it. Temporary passwords (secrets) share
+ * its writes through replacePassword.
  */
 @Injectable()
 export class PasswordChangeService {
@@ -69,6 +72,7 @@ export class PasswordChangeService {
     private readonly progress: CampaignProgressService,
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
+    private readonly events: ApplicationEventsService,
   ) {}
 
   async setPassword(input: SetPasswordInput): Promise<SetPasswordResult> {
@@ -79,6 +83,12 @@ export class PasswordChangeService {
     });
     if (failures.length) throw new PasswordRejectedError(failures);
     const passwordHash = await this.hasher.hash(input.password);
+    const application = account.applicationId
+      ? await this.prisma.application.findUnique({ where: { id: account.applicationId }, select: { hashFormat: true, enabled: true } })
+      : null;
+    const writeBack = application?.enabled
+      ? { hashFormat: application.hashFormat, passwordHash: await this.hasher.hashFor(application.hashFormat, input.password) }
+      : null;
 
     const { result, completedIn } = await this.prisma.$transaction(async (tx) => {
       await input.guard?.(tx);
@@ -86,8 +96,11 @@ export class PasswordChangeService {
       const locked = await tx.$queryRaw<{ must_reset_campaign_id: number | null }[]>`
         SELECT must_reset_campaign_id FROM accounts WHERE id = ${account.id} FOR UPDATE`;
       const campaignId = locked[0]?.must_reset_campaign_id ?? null;
-      await this.replacePassword(tx, account, passwordHash, 'chosen', now);
+      // An application's account whose password this product never held signs in there, not here: its new hash
+      // goes to the application and to the history (reuse checks), not into a second sign-in path.
+      await this.replacePassword(tx, account, passwordHash, 'chosen', now, { signsInElsewhere: Boolean(writeBack && !account.passwordHash) });
       const completedIn = await this.progress.completeAccount(tx, account.id);
+      if (writeBack) await this.events.recordForAccounts(tx, 'account.password_reset', Prisma.sql`SELECT ${account.id}::int`, campaignId, writeBack);
       await this.audit.record(tx, {
         actor: input.actor,
         action: input.action,
@@ -97,6 +110,7 @@ export class PasswordChangeService {
       return { result: { username: account.username, campaignId }, completedIn };
     });
     for (const id of completedIn) this.metrics.resetsCompleted.inc({ campaign_id: id });
+    if (writeBack) await this.events.dispatch();
     return result;
   }
 
@@ -113,6 +127,7 @@ export class PasswordChangeService {
     passwordHash: string,
     kind: NewPasswordKind,
     now = new Date(),
+    { signsInElsewhere = false } = {},
   ): Promise<ReplacePasswordResult> {
     if (kind === 'temporary' && account.passwordHash && !(await tx.passwordHistory.findFirst({ where: { accountId: account.id, passwordHash: account.passwordHash } }))) {
       await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash: account.passwordHash } });
@@ -121,7 +136,7 @@ export class PasswordChangeService {
       where: { id: account.id },
       data:
         kind === 'chosen'
-          ? { passwordHash, passwordChangedAt: now, mustReset: false, mustResetCampaignId: null, passwordExpired: false }
+          ? { passwordHash: signsInElsewhere ? null : passwordHash, passwordChangedAt: now, mustReset: false, mustResetCampaignId: null, passwordExpired: false }
           : { passwordHash, passwordChangedAt: now, passwordExpired: true },
     });
     await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash, createdAt: now } });

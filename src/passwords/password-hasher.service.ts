@@ -6,9 +6,7 @@ import { hashScheme, importedHashProblem, verifyPbkdf2, verifySsha } from './sto
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. Runs on libuv's pool, off the event loop. */
 export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-export function needsRehash(stored: string): boolean {
-  return !stored.startsWith(`$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`);
-}
+const BCRYPT_EXPORT_COST = 12;
 
 @Injectable()
 export class PasswordHasherService implements OnModuleDestroy {
@@ -21,6 +19,11 @@ export class PasswordHasherService implements OnModuleDestroy {
 
   hash(password: string): Promise<string> {
     return hash(password, ARGON2_OPTIONS);
+  }
+
+  /** The new password as a connected application stores it: argon2id PHC, or `$2b$` bcrypt at cost 12. */
+  hashFor(format: 'argon2id' | 'bcrypt', password: string): Promise<string> {
+    return format === 'bcrypt' ? this.bcrypt.hash(password, BCRYPT_EXPORT_COST) : this.hash(password);
   }
 
   /**

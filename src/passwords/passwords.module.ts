@@ -1,5 +1,6 @@
 import { CaseFoldedPasswordService } from './case-folded-password.service.js';
 import { Module } from '@nestjs/common';
+import { ApplicationEventsModule } from '../application-events/application-events.module.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
 import { PasswordChangeService } from './password-change.service.js';
@@ -7,7 +8,7 @@ import { PasswordHasherService } from './password-hasher.service.js';
 import { PasswordPolicyService } from './password-policy.service.js';
 
 @Module({
-  imports: [AuditModule, ProgressModule],
+  imports: [AuditModule, ProgressModule, ApplicationEventsModule],
   providers: [PasswordHasherService, PasswordPolicyService, PasswordChangeService, CaseFoldedPasswordService],
   exports: [PasswordHasherService, PasswordPolicyService, PasswordChangeService, CaseFoldedPasswordService],
 })

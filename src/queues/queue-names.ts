@@ -4,6 +4,8 @@ export const QUEUES = {
   userMail: 'user-mail',
   /** Campaign housekeeping: flagging in batches and feeding the notice queue in windows. */
   campaigns: 'campaigns',
+  /** Signed events to connected applications (webhook_deliveries is the outbox). */
+  webhooks: 'webhooks',
 } as const;
 
 /** Campaign courtesy notices, throttled per campaign: each campaign has a queue of its own (noticeQueueName). */
@@ -14,13 +16,14 @@ export const JOBS = {
   sendUserMail: 'send-user-mail',
   launchCampaign: 'launch-campaign',
   feedNotices: 'feed-notices',
+  deliverWebhook: 'deliver-webhook',
 } as const;
 
 /** User mail is one job name; the payload's kind says which mail. */
 export const USER_MAIL_KINDS = ['reset-link', 'password-changed'] as const;
 
 /** Every kind of job a worker runs; each has exactly one `@HandlesJob` handler (checked before workers start). */
-export const JOB_KINDS = [JOBS.launchCampaign, JOBS.feedNotices, JOBS.sendNotice, ...USER_MAIL_KINDS] as const;
+export const JOB_KINDS = [JOBS.launchCampaign, JOBS.feedNotices, JOBS.sendNotice, JOBS.deliverWebhook, ...USER_MAIL_KINDS] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export interface SendNoticeJob {
@@ -33,6 +36,16 @@ export interface SendUserMailJob {
   accountId: number;
   /** Ties a reset-link job to the request that asked for it (the token itself is created by the worker, never queued). */
   requestId?: string;
+}
+
+/** Only the row id: the payload (which may hold a credential hash) stays in the database, never in Redis. */
+export interface DeliverWebhookJob {
+  deliveryId: number;
+  applicationId: number;
+}
+
+export function webhookJobId(deliveryId: number): string {
+  return `webhook-${deliveryId}`;
 }
 
 export interface CampaignJob {

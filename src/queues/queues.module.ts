@@ -27,7 +27,7 @@ export function redisConnectionOptions(url: string) {
         prefix: config.redis.queuePrefix,
       }),
     }),
-    BullModule.registerQueue({ name: QUEUES.userMail }, { name: QUEUES.campaigns }),
+    BullModule.registerQueue({ name: QUEUES.userMail }, { name: QUEUES.campaigns }, { name: QUEUES.webhooks }),
   ],
   exports: [BullModule],
 })

@@ -1,13 +1,12 @@
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperatorsService } from '../../src/operators/operators.service.js';
 import { advance, seedCampaign } from '../integration/dashboard-fixtures.js';
+import { launchChromium } from '../support/chromium.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = path.resolve('test-output');
 
 describe('dashboard in a real browser', () => {
@@ -19,7 +18,6 @@ describe('dashboard in a real browser', () => {
   let manager: { username: string; password: string };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does this when .ci/browser exists)`);
     t = await createTestApp();
     ({ campaignId, accountIds: ids } = await seedCampaign(t, {
       accounts: 2400,
@@ -45,10 +43,7 @@ describe('dashboard in a real browser', () => {
     await t.prisma.campaign.update({ where: { id: campaignId }, data: { reason: 'Passwords found in a third-party breach dump', status: 'running' } });
     const created = await t.get(OperatorsService).create('dana.manager', 'manager', 'test');
     manager = { username: 'dana.manager', password: created.password };
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

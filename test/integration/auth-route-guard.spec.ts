@@ -53,8 +53,16 @@ function nestRoutes(t: TestApp): Set<string> {
   return keys;
 }
 
-/** What a pre-reset session may reach. */
-const PRE_RESET_ALLOWED = new Set(['GET /pre-reset', 'POST /pre-reset/send-link', 'GET /reset/:token', 'POST /reset/:token', 'POST /reset/:token/sign-in', 'POST /logout']);
+/** What a pre-reset session may reach (a handoff from an application replaces the session, as a new sign-in does). */
+const PRE_RESET_ALLOWED = new Set([
+  'GET /pre-reset',
+  'POST /pre-reset/send-link',
+  'GET /reset/:token',
+  'POST /reset/:token',
+  'POST /reset/:token/sign-in',
+  'POST /logout',
+  'GET /gate/handoff/:token',
+]);
 
 describe('the route guard', () => {
   let t: TestApp;

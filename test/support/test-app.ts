@@ -36,7 +36,7 @@ export async function createTestApp(env: Record<string, string | undefined> = {}
     ...env,
   });
   const app = await createHttpApp(config);
-  await app.listen(0, '127.0.0.1');
+  await app.listen(config.http.port, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   let operators = 0;
   return {
