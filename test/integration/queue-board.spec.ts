@@ -74,13 +74,13 @@ describe('the queue board (bull-board)', () => {
   it('shows each running or paused campaign’s own notice queue as campaigns get one', async () => {
     const names = async (token: string) =>
       (((await (await board(token, 'GET', '/queues')).json()) as { queues: Array<{ name: string }> }).queues).map((q) => q.name).sort();
-    expect(await names(responder)).toEqual(['campaigns', 'user-mail']);
+    expect(await names(responder)).toEqual(['campaigns', 'user-mail', 'webhooks']);
     const { campaignId } = await seedCampaign(t, { accounts: 2, status: 'paused' });
     const { campaignId: draft } = await seedCampaign(t, { accounts: 1, status: 'draft' });
-    expect(await names(responder)).toEqual(['campaigns', `notices-${campaignId}`, 'user-mail']);
-    expect(await names(admin)).toEqual(['campaigns', `notices-${campaignId}`, 'user-mail']);
+    expect(await names(responder)).toEqual(['campaigns', `notices-${campaignId}`, 'user-mail', 'webhooks']);
+    expect(await names(admin)).toEqual(['campaigns', `notices-${campaignId}`, 'user-mail', 'webhooks']);
     expect(draft).toBeGreaterThan(campaignId);
     await t.prisma.campaign.update({ where: { id: campaignId }, data: { status: 'completed' } });
-    expect(await names(responder)).toEqual(['campaigns', 'user-mail']);
+    expect(await names(responder)).toEqual(['campaigns', 'user-mail', 'webhooks']);
   });
 });
