@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { DirectoryModule } from '../directory/directory.module.js';
 import { UserMailModule } from '../notifications/user-mail/user-mail.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { AccountService } from './account.service.js';
@@ -19,7 +20,7 @@ import { UserSessionGuard } from './user-session.guard.js';
 
 /** End-user sign-in, the pre-reset gate, reset links and the reset itself. */
 @Module({
-  imports: [UserMailModule, RateLimitModule],
+  imports: [UserMailModule, RateLimitModule, DirectoryModule],
   controllers: [LoginController, PreResetController, ResetController, PasswordChangeController],
   providers: [
     NewPasswordService,

@@ -3,7 +3,7 @@ import type { PolicyFailure } from '../passwords/password-policy.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { NewPasswordDto } from './dto/new-password.dto.js';
-import { NewPasswordService } from './new-password.service.js';
+import { NewPasswordService, formStatus } from './new-password.service.js';
 import type { Outcome } from './page-responder.service.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
@@ -30,7 +30,7 @@ export class ForcedChangeService {
     return {
       page: 'new-password',
       title: 'Choose a new password',
-      status: failures.length ? 422 : 200,
+      status: formStatus(failures),
       vars: { action: '/password/change', intro, username: account.username, rules, failures, csrf: session.csrfToken },
       json: { intro, username: account.username, rules, failures, csrfToken: session.csrfToken },
     };

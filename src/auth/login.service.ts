@@ -3,6 +3,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Account } from '../generated/prisma/client.js';
 import type { SessionKind } from '../generated/prisma/enums.js';
+import { DirectoryUnavailableError } from '../directory/directory-errors.js';
+import { DirectoryService } from '../directory/directory.service.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { LoginDto } from './dto/login.dto.js';
@@ -12,10 +14,11 @@ import { SessionsService } from './sessions.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
 
 export const INVALID_CREDENTIALS = 'The username or password is incorrect.';
+export const DIRECTORY_UNAVAILABLE = 'Your password cannot be checked right now because the directory does not answer. Try again in a few minutes.';
 
 export type SignIn =
   | { ok: true; account: Account; kind: SessionKind; sessionId: string }
-  | { ok: false; status: 401 | 429; message: string };
+  | { ok: false; status: 401 | 429 | 503; message: string };
 
 const NOTICES: Record<string, string> = {
   'password-changed': 'Your password was changed and every session was signed out. Sign in with your new password.',
@@ -32,6 +35,7 @@ export class LoginService {
     private readonly hasher: PasswordHasherService,
     private readonly limiter: RateLimiterService,
     private readonly sessions: SessionsService,
+    private readonly directory: DirectoryService,
   ) {}
 
   page(notice: string | undefined, session?: ActiveSession): Outcome {
@@ -66,9 +70,8 @@ export class LoginService {
     }
 
     const account = username ? await this.prisma.account.findUnique({ where: { username } }) : null;
-    const verified = account?.passwordHash
-      ? await this.hasher.verify(account.passwordHash, form.password)
-      : await this.hasher.verifyAgainstDummy(form.password);
+    const verified = await this.checkPassword(account, form.password);
+    if (verified === 'unavailable') return { ok: false, status: 503, message: DIRECTORY_UNAVAILABLE };
     if (!account || !verified) {
       await this.limiter.hit(limits);
       return { ok: false, status: 401, message: INVALID_CREDENTIALS };
@@ -77,9 +80,25 @@ export class LoginService {
     await this.limiter.clear(limits[1].key);
     if (current) await this.sessions.revoke(current.idHash);
     const kind = this.sessionKind(account);
-    const sessionId = await this.sessions.create(account.id, kind, form.password);
+    // A directory password is kept nowhere here, not even the case-folded hash a restricted session holds.
+    const sessionId = await this.sessions.create(account.id, kind, account.directoryDn ? undefined : form.password);
     this.logger.log(`account ${account.id} signed in (${kind} session)`);
     return { ok: true, account, kind, sessionId };
+  }
+
+  /** The one password check of a sign-in: a bind as the directory DN, the stored hash, or the dummy for unknown users. */
+  private async checkPassword(account: Account | null, password: string): Promise<boolean | 'unavailable'> {
+    if (!account?.directoryDn) {
+      return account?.passwordHash ? this.hasher.verify(account.passwordHash, password) : this.hasher.verifyAgainstDummy(password);
+    }
+    try {
+      const [bound] = await Promise.all([this.directory.verifyPassword(account.directoryDn, password), this.hasher.waitAsLongAsAVerify()]);
+      return bound;
+    } catch (err) {
+      if (!(err instanceof DirectoryUnavailableError)) throw err;
+      this.logger.warn(`account ${account.id} could not sign in: ${err.detail}`);
+      return 'unavailable';
+    }
   }
 
   private sessionKind(account: Account): SessionKind {

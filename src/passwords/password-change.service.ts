@@ -5,6 +5,8 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
+import { DirectoryRefusedError } from '../directory/directory-errors.js';
+import { DirectoryService } from '../directory/directory.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
 import type { PolicyFailure } from './password-policy.js';
 import { PasswordPolicyService } from './password-policy.service.js';
@@ -61,6 +63,7 @@ export class PasswordChangeService {
     private readonly policy: PasswordPolicyService,
     private readonly progress: CampaignProgressService,
     private readonly audit: AuditService,
+    private readonly directory: DirectoryService,
   ) {}
 
   async setPassword(input: SetPasswordInput): Promise<SetPasswordResult> {
@@ -70,7 +73,9 @@ export class PasswordChangeService {
       currentCaseFolded: input.currentCaseFolded,
     });
     if (failures.length) throw new PasswordRejectedError(failures);
-    const passwordHash = await this.hasher.hash(input.password);
+    const { directoryDn } = account;
+    // A directory account's password lives in the directory only: no hash, no history entry here.
+    const passwordHash = directoryDn ? null : await this.hasher.hash(input.password);
 
     return this.prisma.$transaction(async (tx) => {
       await input.guard?.(tx);
@@ -78,14 +83,17 @@ export class PasswordChangeService {
       const locked = await tx.$queryRaw<{ must_reset_campaign_id: number | null }[]>`
         SELECT must_reset_campaign_id FROM accounts WHERE id = ${account.id} FOR UPDATE`;
       const campaignId = locked[0]?.must_reset_campaign_id ?? null;
+      if (directoryDn) await this.setInDirectory(directoryDn, input.password);
       await tx.account.update({
         where: { id: account.id },
-        data: { passwordHash, passwordChangedAt: now, mustReset: false, mustResetCampaignId: null, passwordExpired: false },
+        data: { ...(passwordHash ? { passwordHash } : {}), passwordChangedAt: now, mustReset: false, mustResetCampaignId: null, passwordExpired: false },
       });
-      await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash, createdAt: now } });
-      await tx.$executeRaw`
-        DELETE FROM password_history WHERE account_id = ${account.id} AND id NOT IN (
-          SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
+      if (passwordHash) {
+        await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash, createdAt: now } });
+        await tx.$executeRaw`
+          DELETE FROM password_history WHERE account_id = ${account.id} AND id NOT IN (
+            SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
+      }
       await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
       await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
       await this.progress.completeAccount(tx, account.id);
@@ -93,9 +101,34 @@ export class PasswordChangeService {
         actor: input.actor,
         action: input.action,
         campaignId,
-        details: { accountId: account.id, username: account.username, previousHashAlgorithm: hashAlgorithm(account.passwordHash), ...input.details },
+        details: {
+          accountId: account.id,
+          username: account.username,
+          ...(directoryDn ? { directory: true } : { previousHashAlgorithm: hashAlgorithm(account.passwordHash) }),
+          ...input.details,
+        },
       });
       return { username: account.username, campaignId };
-    });
+    }, directoryDn ? { timeout: this.directoryTransactionMs() } : undefined);
+  }
+
+  /**
+   * Inside the transaction, after the guard: of concurrent posts only the one holding the reset token and the account
+   * row writes the directory, and a refusal or an outage rolls everything back (the token stays usable). The price is
+   * row locks held for one directory round trip. Should the commit itself fail after the directory accepted, the
+   * directory has the new password and the link still works for another try.
+   */
+  private async setInDirectory(dn: string, password: string): Promise<void> {
+    try {
+      await this.directory.setPassword(dn, password, 'reset');
+    } catch (err) {
+      if (err instanceof DirectoryRefusedError) throw new PasswordRejectedError([{ rule: 'directory', message: err.reason }]);
+      throw err;
+    }
+  }
+
+  /** Bind, Password Modify and the pwdReset update, each within the directory timeout, plus the database's own share. */
+  private directoryTransactionMs(): number {
+    return (this.config.directory?.timeoutMs ?? 0) * 4 + 5_000;
   }
 }
