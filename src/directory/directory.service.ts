@@ -29,6 +29,14 @@ export class DirectoryService {
     return directory;
   }
 
+  /**
+   * How long a database transaction that sets a directory password may stay open: the service bind, the change and
+   * the pwdReset update, each within the directory timeout (plus connecting), and the database's own share.
+   */
+  get transactionTimeoutMs(): number {
+    return this.settings.timeoutMs * 4 + 5_000;
+  }
+
   /** A new, unbound client with the configured timeouts and CA. */
   client(): Client {
     const { url, timeoutMs, tlsCa } = this.settings;

@@ -109,7 +109,7 @@ export class PasswordChangeService {
         },
       });
       return { username: account.username, campaignId };
-    }, directoryDn ? { timeout: this.directoryTransactionMs() } : undefined);
+    }, directoryDn ? { timeout: this.directory.transactionTimeoutMs } : undefined);
   }
 
   /**
@@ -125,10 +125,5 @@ export class PasswordChangeService {
       if (err instanceof DirectoryRefusedError) throw new PasswordRejectedError([{ rule: 'directory', message: err.reason }]);
       throw err;
     }
-  }
-
-  /** Bind, Password Modify and the pwdReset update, each within the directory timeout, plus the database's own share. */
-  private directoryTransactionMs(): number {
-    return (this.config.directory?.timeoutMs ?? 0) * 4 + 5_000;
   }
 }

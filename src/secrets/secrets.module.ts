@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DirectoryModule } from '../directory/directory.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { SecretCipher } from './secret-cipher.js';
 import { SecretPagesController } from './secret-pages.controller.js';
@@ -8,7 +9,7 @@ import { SecretsService } from './secrets.service.js';
 
 /** Admin-assisted temporary passwords delivered through a view-once link. */
 @Module({
-  imports: [RateLimitModule],
+  imports: [RateLimitModule, DirectoryModule],
   controllers: [SecretsController, SecretPagesController],
   providers: [SecretsService, SecretRevealService, SecretCipher],
   exports: [SecretsService, SecretRevealService],

@@ -1,9 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { BadRequestException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import { type AppConfig, parseDuration } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { DirectoryRefusedError, DirectoryUnavailableError } from '../directory/directory-errors.js';
+import { DirectoryService } from '../directory/directory.service.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { MailTransportService, classifySmtpError } from '../mail/mail-transport.service.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
@@ -45,6 +47,7 @@ export class SecretsService {
     private readonly templates: TemplatesService,
     private readonly mail: MailTransportService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly directory: DirectoryService,
   ) {}
 
   async issueTemporaryPassword(username: string, request: TemporaryPasswordRequest, actor: string): Promise<TemporaryPasswordIssuedDto> {
@@ -61,7 +64,8 @@ export class SecretsService {
     }
     if (request.format) throw new BadRequestException('format is for --external systems; an account gets what its policy preset takes');
     const value = this.generateForAccount(account);
-    const passwordHash = await this.hasher.hash(value);
+    // A directory account's password is set in the directory only; this product keeps no hash of it.
+    const passwordHash = account.directoryDn ? null : await this.hasher.hash(value);
 
     const issued = await this.prisma.$transaction(async (tx) => {
       await this.destroyExpired(tx, actor);
@@ -78,8 +82,8 @@ export class SecretsService {
         });
       }
       const now = new Date();
-      await this.recordHistory(tx, account, passwordHash);
-      await tx.account.update({ where: { id: account.id }, data: { passwordHash, passwordChangedAt: now, passwordExpired: true } });
+      if (passwordHash) await this.recordHistory(tx, account, passwordHash);
+      await tx.account.update({ where: { id: account.id }, data: { ...(passwordHash ? { passwordHash } : {}), passwordChangedAt: now, passwordExpired: true } });
       const sessions = await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
       // A reset link sent earlier would bypass the temporary password; the user starts again from this one.
       const resetLinks = await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
@@ -98,10 +102,13 @@ export class SecretsService {
           resetLinksRevoked: resetLinks.count,
           supersededLinks: superseded.length,
           reason: request.reason,
+          ...(account.directoryDn ? { directory: true } : {}),
         },
       });
+      // Last, so a refusal or an outage rolls back everything above and no link to an unset password exists.
+      if (account.directoryDn) await this.setInDirectory(account.directoryDn, value);
       return link;
-    });
+    }, account.directoryDn ? { timeout: this.directory.transactionTimeoutMs } : undefined);
 
     const result: TemporaryPasswordIssuedDto = { ...issued, expiresAt, code };
     if (request.email) result.email = await this.emailLink(account, issued.url, issued.secretId, expiresAt, actor);
@@ -151,6 +158,16 @@ export class SecretsService {
    * The product's racf preset takes password phrases only (8-character passwords are for the mainframe itself), so
    * racf accounts get a phrase; the policy engine that checks users' own choices must accept the value too.
    */
+  private async setInDirectory(dn: string, value: string): Promise<void> {
+    try {
+      await this.directory.setPassword(dn, value, 'temporary');
+    } catch (err) {
+      if (err instanceof DirectoryRefusedError) throw new BadRequestException(`nothing was issued: ${err.reason}`);
+      if (err instanceof DirectoryUnavailableError) throw new ServiceUnavailableException(`nothing was issued: ${err.message}; try again when it answers`);
+      throw err;
+    }
+  }
+
   private generateForAccount(account: { username: string; email: string | null; policyPreset: 'nist' | 'racf' }): string {
     for (let attempt = 0; attempt < 20; attempt++) {
       const value = generateTemporaryPassword(account.policyPreset, 'phrase', account.username);
