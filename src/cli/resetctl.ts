@@ -9,6 +9,7 @@ import { preflight } from '../preflight.js';
 import { cliConfig, print } from './cli-runner.js';
 import { registerAccountsCommands } from './commands/accounts.commands.js';
 import { registerCampaignCommands } from './commands/campaigns.commands.js';
+import { registerDirectoryCommands } from './commands/directory.commands.js';
 import { registerOperatorsCommands } from './commands/operators.commands.js';
 import { registerSecretsCommands } from './commands/secrets.commands.js';
 
@@ -31,6 +32,7 @@ registerAccountsCommands(program);
 registerSecretsCommands(program.commands.find((c) => c.name() === 'accounts')!);
 registerCampaignCommands(program);
 registerOperatorsCommands(program);
+registerDirectoryCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof StartupError || err instanceof ConfigError || err instanceof InvalidArgumentError) {
