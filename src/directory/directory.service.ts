@@ -40,7 +40,9 @@ export class DirectoryService {
   /** A new, unbound client with the configured timeouts and CA. */
   client(): Client {
     const { url, timeoutMs, tlsCa } = this.settings;
-    return new Client({ url, timeout: timeoutMs, connectTimeout: timeoutMs, tlsOptions: { minVersion: 'TLSv1.2', ...(tlsCa ? { ca: tlsCa } : {}) } });
+    // ldapts speaks TLS whenever tlsOptions is given, so only ldaps:// gets them.
+    const tlsOptions = url.startsWith('ldaps:') ? { minVersion: 'TLSv1.2' as const, ...(tlsCa ? { ca: tlsCa } : {}) } : undefined;
+    return new Client({ url, timeout: timeoutMs, connectTimeout: timeoutMs, tlsOptions });
   }
 
   /**

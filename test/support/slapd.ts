@@ -17,7 +17,7 @@ export const SERVICE_DN = `cn=reset-orchestrator,ou=services,${BASE_DN}`;
 export const POLICY_DN = `cn=default,ou=policies,${BASE_DN}`;
 
 /** The default ppolicy the test directory enforces on every userPassword change. */
-export const DIRECTORY_POLICY = { minLength: 12, inHistory: 3 } as const;
+export const DIRECTORY_POLICY = { minLength: 20, inHistory: 3 } as const;
 
 export interface Person {
   uid: string;
@@ -87,10 +87,10 @@ export class Slapd {
     await writeFile(slapd.confFile, slapd.config());
     const seed =
       `dn: ${BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n` +
-      ['people', 'services', 'policies'].map((ou) => `dn: ou=${ou},${BASE_DN}\nobjectClass: organizationalUnit\nou: ${ou}\n\n`).join('') +
+      ['people', 'staff', 'services', 'policies'].map((ou) => `dn: ou=${ou},${BASE_DN}\nobjectClass: organizationalUnit\nou: ${ou}\n\n`).join('') +
       `dn: ${SERVICE_DN}\nobjectClass: person\nobjectClass: simpleSecurityObject\ncn: reset-orchestrator\nsn: service\nuserPassword: ${ssha(slapd.servicePassword)}\n\n` +
       `dn: ${POLICY_DN}\nobjectClass: person\nobjectClass: pwdPolicy\ncn: default\nsn: policy\npwdAttribute: userPassword\n` +
-      `pwdMinLength: ${DIRECTORY_POLICY.minLength}\npwdCheckQuality: 2\npwdInHistory: ${DIRECTORY_POLICY.inHistory}\npwdAllowUserChange: TRUE\n\n` +
+      `pwdMinLength: ${DIRECTORY_POLICY.minLength}\npwdCheckQuality: 2\npwdInHistory: ${DIRECTORY_POLICY.inHistory}\npwdAllowUserChange: TRUE\npwdMustChange: TRUE\n\n` +
       people.map(personLdif).join('');
     const seedFile = join(slapd.dir, 'seed.ldif');
     await writeFile(seedFile, seed);
@@ -190,4 +190,18 @@ overlay ppolicy
 ppolicy_default "${POLICY_DN}"
 `;
   }
+}
+
+/** DIRECTORY_* settings for the app under test, pointing at `slapd` as the service account. */
+export async function directoryEnv(slapd: Slapd, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  const file = join(await mkdtemp(join(tmpdir(), 'ro-bind-')), 'bind-password');
+  await writeFile(file, `${slapd.servicePassword}\n`, { mode: 0o600 });
+  return {
+    DIRECTORY_URL: slapd.url,
+    DIRECTORY_BIND_DN: SERVICE_DN,
+    DIRECTORY_BIND_PASSWORD_FILE: file,
+    DIRECTORY_BASE_DN: BASE_DN,
+    DIRECTORY_TIMEOUT: '5s',
+    ...overrides,
+  };
 }
