@@ -27,14 +27,18 @@ const redisUrl = z
   .url()
   .refine((v) => /^rediss?:/.test(v), 'expected a redis:// URL');
 
-const ldapFilter = z.string().refine((v) => {
+/** An RFC 4515 filter in its parentheses, so it can be combined with another in (&…). */
+export function isLdapFilter(value: string): boolean {
+  if (!/^\(.*\)$/s.test(value.trim())) return false;
   try {
-    FilterParser.parseString(v);
+    FilterParser.parseString(value.trim());
     return true;
   } catch {
     return false;
   }
-}, 'expected an LDAP filter like (objectClass=inetOrgPerson)');
+}
+
+const ldapFilter = z.string().refine(isLdapFilter, 'expected an LDAP filter like (objectClass=inetOrgPerson)');
 
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

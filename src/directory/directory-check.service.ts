@@ -9,6 +9,9 @@ export interface DirectoryCheck {
   lines: string[];
 }
 
+/** ldapts answers a requested attribute the entry lacks with an empty list. */
+const present = (value: unknown): boolean => value !== undefined && !(Array.isArray(value) && value.length === 0);
+
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 /** noSuchObject */
@@ -61,11 +64,11 @@ export class DirectoryCheckService {
         return fail(`DIRECTORY_USER_FILTER ${settings.userFilter} matches nobody under ${settings.baseDn} (or the service account may not read those entries)`);
       }
       const first = users[0];
-      if (first[settings.attributes.username] === undefined) {
+      if (!present(first[settings.attributes.username])) {
         return fail(`${first.dn} has no ${settings.attributes.username} attribute: set DIRECTORY_ATTR_USERNAME to the attribute that holds user names`);
       }
       lines.push(`ok   DIRECTORY_USER_FILTER ${settings.userFilter} matches users, the first: ${first.dn} (${settings.attributes.username}=${String(first[settings.attributes.username])})`);
-      if (first[settings.attributes.mail] === undefined) lines.push(`warn ${first.dn} has no ${settings.attributes.mail}: such accounts cannot be sent a reset link`);
+      if (!present(first[settings.attributes.mail])) lines.push(`warn ${first.dn} has no ${settings.attributes.mail}: such accounts cannot be sent a reset link`);
       return { ok: true, lines };
     } finally {
       await client.unbind().catch(() => undefined);

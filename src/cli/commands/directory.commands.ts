@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { isLdapFilter } from '../../config/app-config.js';
 import { CLI_ACTOR, type CliModuleLoader, print, withApp } from '../cli-runner.js';
 
 // Loaded when a command runs, not when resetctl starts (see CliModuleLoader).
@@ -6,6 +7,7 @@ const accountsModule: CliModuleLoader = async (config) => (await import('../acco
 
 /** `resetctl accounts import --from-directory [--filter …]`: the sync, printed like a file import's summary. */
 export async function importFromDirectory(filter: string | undefined): Promise<void> {
+  if (filter !== undefined && !isLdapFilter(filter)) throw new InvalidArgumentError(`--filter ${filter} is not an LDAP filter like '(ou=Finance)'`);
   const { DirectorySyncService } = await import('../../accounts/directory/directory-sync.service.js');
   const summary = await withApp((get) => get(DirectorySyncService).sync(CLI_ACTOR, filter), accountsModule);
   print(summary);
