@@ -79,7 +79,7 @@ export class LoginService {
 
     await this.limiter.clear(limits[1].key);
     if (current) await this.sessions.revoke(current.idHash);
-    const kind = this.sessionKind(account);
+    const kind = this.sessionKind(verified === 'must-change' ? { ...account, passwordExpired: true } : account);
     // A directory password is kept nowhere here, not even the case-folded hash a restricted session holds.
     const sessionId = await this.sessions.create(account.id, kind, account.directoryDn ? undefined : form.password);
     this.logger.log(`account ${account.id} signed in (${kind} session)`);
@@ -87,7 +87,7 @@ export class LoginService {
   }
 
   /** The one password check of a sign-in: a bind as the directory DN, the stored hash, or the dummy for unknown users. */
-  private async checkPassword(account: Account | null, password: string): Promise<boolean | 'unavailable'> {
+  private async checkPassword(account: Account | null, password: string): Promise<boolean | 'must-change' | 'unavailable'> {
     if (!account?.directoryDn) {
       return account?.passwordHash ? this.hasher.verify(account.passwordHash, password) : this.hasher.verifyAgainstDummy(password);
     }

@@ -26,6 +26,14 @@ export function resultCode(err: unknown): number | undefined {
   return err instanceof ResultCodeError ? err.code : undefined;
 }
 
+/**
+ * Active Directory answers invalidCredentials with a sub-code after checking the password: `data 773` (must change
+ * at next logon) and `data 532` (expired) only come with the right password, `52e` with a wrong one.
+ */
+export function adPasswordMustChange(err: unknown): boolean {
+  return resultCode(err) === INVALID_CREDENTIALS && /AcceptSecurityContext error, data (773|532),/i.test(diagnostic(err));
+}
+
 /** The server's diagnostic message without the " Code: 0x13" ldapts appends. */
 export function diagnostic(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Attribute, Change, Client } from 'ldapts';
 import type { AppConfig, DirectoryConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { INVALID_CREDENTIALS, DirectoryRefusedError, DirectoryUnavailableError, isUnavailable, refusalReason, resultCode, unavailable } from './directory-errors.js';
+import { INVALID_CREDENTIALS, DirectoryRefusedError, adPasswordMustChange, DirectoryUnavailableError, isUnavailable, refusalReason, resultCode, unavailable } from './directory-errors.js';
 import { PASSWORD_MODIFY_OID, PolicyHintsControl, passwordModifyRequest, unicodePwd } from './password-encoding.js';
 
 /** `reset`: the user's own new password. `temporary`: an administrator's, which the directory makes them change at next bind. */
@@ -47,9 +47,10 @@ export class DirectoryService {
 
   /**
    * Checks a password with one simple bind as the user's DN: sent once, never retried (a retry could count twice
-   * against the directory's own lockout). Throws DirectoryUnavailableError when the directory cannot answer.
+   * against the directory's own lockout). `must-change`: right password, but Active Directory will not let it sign in
+   * until it is changed. Throws DirectoryUnavailableError when the directory cannot answer.
    */
-  async verifyPassword(dn: string, password: string): Promise<boolean> {
+  async verifyPassword(dn: string, password: string): Promise<boolean | 'must-change'> {
     // A simple bind with an empty password is an unauthenticated bind, which many servers answer with success.
     if (!password) return false;
     const client = this.client();
@@ -57,6 +58,7 @@ export class DirectoryService {
       await client.bind(dn, password);
       return true;
     } catch (err) {
+      if (this.settings.kind === 'ad' && adPasswordMustChange(err)) return 'must-change';
       if (resultCode(err) !== INVALID_CREDENTIALS && isUnavailable(err)) throw unavailable(err, 'user bind');
       return false;
     } finally {

@@ -1,7 +1,7 @@
-import { BerWriter, ConstraintViolationError } from 'ldapts';
+import { BerWriter, ConstraintViolationError, InvalidCredentialsError } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import { localeOf } from '../../src/accounts/directory/directory-entry.js';
-import { refusalReason } from '../../src/directory/directory-errors.js';
+import { adPasswordMustChange, refusalReason } from '../../src/directory/directory-errors.js';
 import { PolicyHintsControl, passwordModifyRequest, unicodePwd } from '../../src/directory/password-encoding.js';
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -59,5 +59,17 @@ describe('preferredLanguage to locale', () => {
     expect(localeOf('fr_CA, fr;q=0.8')).toBe('fr-CA');
     expect(localeOf('x-klingon')).toBeUndefined();
     expect(localeOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('Active Directory bind sub-codes', () => {
+  const bind = (data: string) => new InvalidCredentialsError(`80090308: LdapErr: DSID-0C09041C, comment: AcceptSecurityContext error, data ${data}, v4563`);
+
+  it('tells a right password that must be changed (773) or has expired (532) from a wrong one (52e)', () => {
+    expect(adPasswordMustChange(bind('773'))).toBe(true);
+    expect(adPasswordMustChange(bind('532'))).toBe(true);
+    expect(adPasswordMustChange(bind('52e'))).toBe(false);
+    expect(adPasswordMustChange(bind('775'))).toBe(false); // locked out
+    expect(adPasswordMustChange(new ConstraintViolationError('AcceptSecurityContext error, data 773,'))).toBe(false);
   });
 });
