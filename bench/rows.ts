@@ -8,6 +8,7 @@ import { ARGON2_OPTIONS } from '../src/passwords/password-hasher.service.js';
 import { PROJECT_ROOT } from '../src/prisma/schema-engine.js';
 import { type BenchRow, percentile, rateRow, runConcurrently, runMeasured, timeRow, timed } from './support.js';
 import { enqueueRow, launchRow, linkLatencyRow, noticeThroughputRow, throttleRow } from './rows/campaign.js';
+import { directoryRows } from './rows/directory.js';
 import { dashboardRow, loginRow, resetRow } from './rows/http.js';
 
 export interface BenchContext {
@@ -137,6 +138,7 @@ export const BENCH_ROWS: BenchDefinition[] = [
   loginRow,
   dashboardRow,
   resetRow,
+  directoryRows,
 ];
 
 export { rateRow };

@@ -1,11 +1,9 @@
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { registerAccountsCommands } from '../../src/cli/commands/accounts.commands.js';
-import { registerDirectoryCommands } from '../../src/cli/commands/directory.commands.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/app-config.js';
 import { DirectoryCheckService } from '../../src/directory/directory-check.service.js';
 import { DirectoryService } from '../../src/directory/directory.service.js';
 import { freePort } from '../../bench/support.js';
+import { runResetctl } from '../support/cli.js';
 import { BASE_DN, SERVICE_DN, Slapd, directoryEnv, personDn } from '../support/slapd.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -62,28 +60,16 @@ describe('resetctl directory check and accounts import --from-directory', () => 
   });
 
   it('runs both commands from resetctl', async () => {
-    const saved = { ...process.env };
-    const savedExitCode = process.exitCode;
-    Object.assign(process.env, { DATABASE_URL: db.url, ...env });
-    const printed: string[] = [];
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
-    let exitCode: typeof process.exitCode;
-    try {
-      const program = new Command().exitOverride();
-      registerAccountsCommands(program);
-      registerDirectoryCommands(program);
-      await program.parseAsync(['directory', 'check'], { from: 'user' });
-      await program.parseAsync(['accounts', 'import', '--from-directory', '--filter', '(ou=Finance)'], { from: 'user' });
-      await expect(program.parseAsync(['accounts', 'import', '--from-directory', '--filter', 'ou=Finance'], { from: 'user' })).rejects.toThrow(
-        "--filter ou=Finance is not an LDAP filter like '(ou=Finance)'",
-      );
-      exitCode = process.exitCode;
-    } finally {
-      write.mockRestore();
-      process.env = saved;
-      process.exitCode = savedExitCode;
-    }
-    const output = printed.join('');
+    await expect(runResetctl([['accounts', 'import', '--from-directory', '--filter', 'ou=Finance']], { DATABASE_URL: db.url, ...env })).rejects.toThrow(
+      "--filter ou=Finance is not an LDAP filter like '(ou=Finance)'",
+    );
+    const { output, exitCode } = await runResetctl(
+      [
+        ['directory', 'check'],
+        ['accounts', 'import', '--from-directory', '--filter', '(ou=Finance)'],
+      ],
+      { DATABASE_URL: db.url, ...env },
+    );
     expect(output).toContain(`ok   reached ${slapd.url}`);
     expect(JSON.parse(output.slice(output.indexOf('{')))).toEqual({
       entries: 1,

@@ -32,19 +32,24 @@ DROP TABLE IF EXISTS directory_staging;
 CREATE TEMP TABLE directory_staging (
   dn text NOT NULL, username text NOT NULL, email text, display_name text, org_unit text, locale text NOT NULL,
   disabled boolean NOT NULL, account_id int, rejected text)`;
-// One statement per page of PAGE_SIZE entries: seven array parameters, whatever the page size.
+// One statement per page of PAGE_SIZE entries: seven array parameters, whatever the page size. Each entry finds its
+// account by DN here, one probe of the unique index each, so a re-sync never rewrites the whole staging table to match them.
 const STAGE_PAGE = `
-INSERT INTO directory_staging (dn, username, email, display_name, org_unit, locale, disabled)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])`;
-const INDEX_STAGING = `CREATE INDEX ON directory_staging (dn); CREATE INDEX ON directory_staging (username); ANALYZE directory_staging`;
+INSERT INTO directory_staging (dn, username, email, display_name, org_unit, locale, disabled, account_id)
+SELECT e.*, (SELECT a.id FROM accounts a WHERE a.directory_dn = e.dn)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+       AS e (dn, username, email, display_name, org_unit, locale, disabled)`;
+// No indexes: every statement below joins the whole table once, which PostgreSQL does by hashing.
+const ANALYZE_STAGING = `ANALYZE directory_staging`;
 
 // Two entries with one username are ambiguous: neither may claim the account.
 const REJECT_DUPLICATES = `
 UPDATE directory_staging s SET rejected = format('username "%s" belongs to %s directory entries', s.username, d.n)
 FROM (SELECT username, count(*) AS n FROM directory_staging GROUP BY username HAVING count(*) > 1) d
 WHERE s.username = d.username`;
+// Under the writers' lock: accounts another writer gave one of these DNs since the page was staged.
 const MATCH_BY_DN = `
-UPDATE directory_staging s SET account_id = a.id FROM accounts a WHERE a.directory_dn = s.dn AND s.rejected IS NULL`;
+UPDATE directory_staging s SET account_id = a.id FROM accounts a WHERE s.account_id IS NULL AND a.directory_dn = s.dn`;
 // An entry renamed or moved in the directory keeps its account: same username, and its old DN is in no entry any more.
 // Only a full sync can tell that a DN is gone.
 const MATCH_MOVED = `
@@ -115,7 +120,7 @@ export class DirectorySyncService {
       await client.query(CREATE_STAGING);
       await this.stage(client, filter, summary);
       if (summary.entries === 0) throw new ImportFileError(`the directory has no entries matching ${filter} under ${baseDn}; nothing was changed`);
-      await client.query(INDEX_STAGING);
+      await client.query(ANALYZE_STAGING);
       await this.apply(client, full, summary);
       summary.unchanged = summary.entries - summary.rejected - summary.created - summary.changed;
       await client.query('DROP TABLE directory_staging');
