@@ -7,7 +7,7 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { BodylessRoutesInterceptor } from './common/bodyless-routes.interceptor.js';
-import { mountApiDocs, mountQueueBoard } from './dashboard/operator-tools.js';
+import { mountApiDocs, mountQueueBoard } from './operators/operator-tools.js';
 import { TEMPLATES_DIR } from './templates/templates.service.js';
 import path from 'node:path';
 import type { AppConfig } from './config/app-config.js';

@@ -1,8 +1,5 @@
-import { Global, Module } from '@nestjs/common';
-import { AuditLogReaderService } from './audit-log-reader.service.js';
-import { AuditController } from './audit.controller.js';
+import { Module } from '@nestjs/common';
 import { AuditService } from './audit.service.js';
 
-@Global()
-@Module({ controllers: [AuditController], providers: [AuditService, AuditLogReaderService], exports: [AuditService] })
+@Module({ providers: [AuditService], exports: [AuditService] })
 export class AuditModule {}

@@ -2,7 +2,10 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { DirectoryModule } from '../directory/directory.module.js';
 import { UserMailModule } from '../notifications/user-mail/user-mail.module.js';
+import { PasswordsModule } from '../passwords/passwords.module.js';
+import { ProgressModule } from '../progress/progress.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
+import { TemplatesModule } from '../templates/templates.module.js';
 import { AccountService } from './account.service.js';
 import { AuthExceptionFilter } from './auth-exception.filter.js';
 import { ForcedChangeService } from './forced-change.service.js';
@@ -20,7 +23,7 @@ import { UserSessionGuard } from './user-session.guard.js';
 
 /** End-user sign-in, the pre-reset gate, reset links and the reset itself. */
 @Module({
-  imports: [UserMailModule, RateLimitModule, DirectoryModule],
+  imports: [UserMailModule, RateLimitModule, PasswordsModule, ProgressModule, TemplatesModule, DirectoryModule],
   controllers: [LoginController, PreResetController, ResetController, PasswordChangeController],
   providers: [
     NewPasswordService,

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { hasReachableEmail } from '../accounts/reachable-email.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { UserMailService } from '../notifications/user-mail/user-mail.service.js';
@@ -33,7 +34,7 @@ export class PreResetService {
   async sendLink(session: ActiveSession, ip: string): Promise<Outcome> {
     const account = await this.prisma.account.findUniqueOrThrow({ where: { id: session.accountId } });
     const campaign = account.mustResetCampaignId ? await this.prisma.campaign.findUnique({ where: { id: account.mustResetCampaignId } }) : null;
-    if (!account.email || !account.emailVerified) return this.render(session, { account, campaign }, { status: 409 });
+    if (!hasReachableEmail(account)) return this.render(session, { account, campaign }, { status: 409 });
     const limited = await this.limiter.consume([
       { key: this.limiter.key('reset-link-account', String(account.id)), max: this.config.limits.resetLinksPerAccount },
       { key: this.limiter.key('reset-link-ip', ip), max: this.config.limits.resetLinksPerIp },
@@ -54,7 +55,7 @@ export class PreResetService {
     { account, campaign }: { account: { email: string | null; emailVerified: boolean; username: string }; campaign: { reason: string; phrase: string; linkTtlMinutes: number } | null },
     options: { sent?: boolean; status?: number; error?: string },
   ): Outcome {
-    const canSendLink = Boolean(account.email && account.emailVerified);
+    const canSendLink = hasReachableEmail(account);
     const vars = {
       username: account.username,
       reason: campaign?.reason ?? 'Your password has to be changed before you can continue.',

@@ -5,6 +5,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { type Campaign, Prisma } from '../generated/prisma/client.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
+import { isOpenState } from '../progress/progress-states.js';
 import { scopeCondition } from './campaign-scope.js';
 
 type Tx = Prisma.TransactionClient;
@@ -105,7 +106,7 @@ export class CampaignFlaggingService {
               SELECT a.id, (
                 SELECT ca2.campaign_id FROM campaign_accounts ca2 JOIN campaigns c2 ON c2.id = ca2.campaign_id
                 WHERE ca2.account_id = a.id AND ca2.campaign_id <> ${campaignId}
-                  AND c2.status IN ('running', 'paused') AND ca2.state NOT IN ('completed', 'cancelled')
+                  AND c2.status IN ('running', 'paused') AND ${isOpenState('ca2.state')}
                 ORDER BY ca2.campaign_id DESC LIMIT 1
               ) AS other
               FROM accounts a JOIN campaign_accounts ca ON ca.account_id = a.id AND ca.campaign_id = ${campaignId}

@@ -2,6 +2,7 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, Queue } from 'bullmq';
 import { NoticeQueueService } from '../notifications/notices/notice-queue.service.js';
 import { NoticeWorkersService } from '../notifications/notices/notice-workers.service.js';
+import { HandlesJob, handlerOf } from '../queues/job-handlers.js';
 import { type CampaignJob, JOBS, QUEUES, feedJobId } from '../queues/queue-names.js';
 import { CampaignFlaggingService } from './campaign-flagging.service.js';
 
@@ -23,13 +24,20 @@ export class CampaignsProcessor extends WorkerHost {
   };
 
   async process(job: Job<CampaignJob>): Promise<unknown> {
-    const { campaignId } = job.data;
     await this.noticeWorkers.reconcile();
-    if (job.name === JOBS.launchCampaign) {
-      await this.flagging.flagRemaining(campaignId, () => this.requestFeed(campaignId));
-      return this.requestFeed(campaignId);
-    }
-    if (job.name === JOBS.feedNotices) return this.noticeQueues.feed(campaignId);
-    throw new Error(`unknown campaigns job ${job.name}`);
+    const handle = handlerOf<[number], Promise<unknown>>(this, job.name);
+    if (!handle) throw new Error(`unknown campaigns job ${job.name}`);
+    return handle(job.data.campaignId);
+  }
+
+  @HandlesJob(JOBS.launchCampaign)
+  async launch(campaignId: number): Promise<void> {
+    await this.flagging.flagRemaining(campaignId, () => this.requestFeed(campaignId));
+    return this.requestFeed(campaignId);
+  }
+
+  @HandlesJob(JOBS.feedNotices)
+  feed(campaignId: number): Promise<unknown> {
+    return this.noticeQueues.feed(campaignId);
   }
 }

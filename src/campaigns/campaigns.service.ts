@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { REACHABLE_EMAIL } from '../accounts/reachable-email.js';
 import { AuditService } from '../audit/audit.service.js';
 import { csvRow } from '../common/csv.js';
 import { type Campaign, Prisma } from '../generated/prisma/client.js';
@@ -20,7 +21,7 @@ import { NoticeRendererService, type NoticeRecipient } from '../notifications/no
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CoalescedReads } from '../common/coalesced-reads.js';
 import { COUNTS_COLUMN, CampaignProgressService, countsFromColumn } from '../progress/campaign-progress.service.js';
-import type { StateCounts } from '../progress/progress-states.js';
+import { OPEN_STATES, type StateCounts, isOpenState } from '../progress/progress-states.js';
 import { type CampaignJob, JOBS, QUEUES, feedJobId, launchJobId } from '../queues/queue-names.js';
 import { CampaignFlaggingService } from './campaign-flagging.service.js';
 import { newCampaignPhrase } from './campaign-phrase.js';
@@ -30,7 +31,6 @@ import type { ListCampaignAccountsQuery } from './dto/list-campaign-accounts.que
 
 type Tx = Prisma.TransactionClient;
 
-const OPEN_STATES: ProgressState[] = ['flagged', 'notice_sent', 'notice_failed', 'pre_reset', 'link_sent'];
 const USERNAME_CHUNK = 10_000;
 const CSV_PAGE = 5_000;
 
@@ -72,7 +72,7 @@ const ACCOUNT_COLUMNS: Array<keyof CampaignAccountRow> = [
   'preResetAt', 'linkSentAt', 'completedAt',
 ];
 
-function sumCounts(counts: StateCounts, states?: ProgressState[]): number {
+function sumCounts(counts: StateCounts, states?: readonly ProgressState[]): number {
   return Object.entries(counts).reduce((sum, [state, n]) => (!states || states.includes(state as ProgressState) ? sum + n : sum), 0);
 }
 
@@ -172,7 +172,7 @@ export class CampaignsService {
     const scope = scopeCondition(campaign);
     const [counts] = await this.prisma.$queryRaw<{ n: number; unverified: number }[]>(Prisma.sql`
       SELECT count(*)::int AS n,
-             count(*) FILTER (WHERE a.email IS NULL OR a.email = '' OR NOT a.email_verified)::int AS unverified
+             count(*) FILTER (WHERE NOT ${REACHABLE_EMAIL})::int AS unverified
       FROM accounts a WHERE ${scope}`);
     const [first] = await this.prisma.$queryRaw<NoticeRecipient[]>(Prisma.sql`
       SELECT a.id, a.username, a.display_name AS "displayName", a.locale FROM accounts a WHERE ${scope} ORDER BY a.id LIMIT 1`);
@@ -398,7 +398,7 @@ export class CampaignsService {
     }
     const cancelling = await this.prisma.$queryRaw<{ id: number }[]>(Prisma.sql`
       SELECT c.id FROM campaigns c WHERE c.status = 'cancelled' AND EXISTS (
-        SELECT 1 FROM campaign_state_counts s WHERE s.campaign_id = c.id AND s.state::text = ANY(${OPEN_STATES}::text[]) AND s.count > 0)`);
+        SELECT 1 FROM campaign_state_counts s WHERE s.campaign_id = c.id AND ${isOpenState('s.state')} AND s.count > 0)`);
     for (const { id } of cancelling) await this.flagging.unflag(id, false);
   }
 }

@@ -11,8 +11,8 @@ import { PrismaModule } from '../prisma/prisma.module.js';
 
 /**
  * What `resetctl accounts import` (from a file or the directory), `demo seed` and `directory check` need: the
- * database, the hasher, the audit log and the directory connection. Not the
- * infrastructure module, whose audit, operators and mail modules bring controllers, Swagger, queues and SMTP.
+ * database, the hasher, the audit log and the directory connection. Not the infrastructure module, whose Redis, queues
+ * and mail modules bring connections and SMTP these commands never use.
  */
 @Module({})
 export class AccountsCliModule {

@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { writeStream } from '../common/write-stream.js';
 import { CurrentOperator, Roles, type AuthenticatedOperator } from '../operators/roles.decorator.js';
-import { DashboardPageFilter } from './dashboard-page.filter.js';
+import { DashboardPageFilter } from '../operators/dashboard-page.filter.js';
 import { DashboardViewService } from './dashboard-view.service.js';
 import { DashboardService } from './dashboard.service.js';
 import { PendingPageQueryDto } from './dto/dashboard.dto.js';

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
+import { TemplatesModule } from '../templates/templates.module.js';
 import { DashboardViewService } from './dashboard-view.service.js';
 import { DashboardController } from './dashboard.controller.js';
 import { DashboardService } from './dashboard.service.js';
-import { OperatorSignInController } from './operator-sign-in.controller.js';
 
-/** The managers' completion dashboard and operator sign-in. */
+/** The managers' completion dashboard. */
 @Module({
-  controllers: [DashboardController, OperatorSignInController],
+  imports: [TemplatesModule],
+  controllers: [DashboardController],
   providers: [DashboardService, DashboardViewService],
   exports: [DashboardService],
 })

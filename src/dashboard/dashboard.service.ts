@@ -5,15 +5,13 @@ import type { Campaign } from '../generated/prisma/client.js';
 import type { ProgressState } from '../generated/prisma/enums.js';
 import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { operatorActor } from '../operators/roles.decorator.js';
-import { emptyCounts, type StateCounts } from '../progress/progress-states.js';
+import { OPEN_STATES, emptyCounts, type StateCounts } from '../progress/progress-states.js';
 import { COUNTS_COLUMN, countsFromColumn } from '../progress/campaign-progress.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { CurvePoint } from './completion-chart.js';
 import { type Funnel, funnelFromCounts } from './funnel.js';
 import { StaleWhileRevalidateCache } from './stale-cache.js';
 
-/** Accounts still to reset: every state before completed/cancelled. */
-export const OPEN_STATES: readonly ProgressState[] = ['flagged', 'notice_sent', 'notice_failed', 'pre_reset', 'link_sent'];
 export const CURVE_BUCKETS = 48;
 export const ORG_UNIT_ROWS = 50;
 export const PENDING_PAGE = 25;

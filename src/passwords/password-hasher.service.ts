@@ -12,10 +12,6 @@ export function isSupportedHash(value: string): boolean {
   return IMPORTED_HASH.test(value);
 }
 
-export function needsRehash(stored: string): boolean {
-  return !stored.startsWith(`$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`);
-}
-
 @Injectable()
 export class PasswordHasherService {
   private dummyHash?: Promise<string>;

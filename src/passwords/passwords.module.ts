@@ -1,13 +1,14 @@
 import { CaseFoldedPasswordService } from './case-folded-password.service.js';
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module.js';
 import { DirectoryModule } from '../directory/directory.module.js';
+import { ProgressModule } from '../progress/progress.module.js';
 import { PasswordChangeService } from './password-change.service.js';
 import { PasswordHasherService } from './password-hasher.service.js';
 import { PasswordPolicyService } from './password-policy.service.js';
 
-@Global()
 @Module({
-  imports: [DirectoryModule],
+  imports: [AuditModule, ProgressModule, DirectoryModule],
   providers: [PasswordHasherService, PasswordPolicyService, PasswordChangeService, CaseFoldedPasswordService],
   exports: [PasswordHasherService, PasswordPolicyService, PasswordChangeService, CaseFoldedPasswordService],
 })

@@ -1,3 +1,4 @@
+import { Prisma } from '../generated/prisma/client.js';
 import type { ProgressState } from '../generated/prisma/enums.js';
 
 export const PROGRESS_STATES: readonly ProgressState[] = [
@@ -10,7 +11,13 @@ export const PROGRESS_STATES: readonly ProgressState[] = [
   'cancelled',
 ];
 
-const OPEN: ProgressState[] = ['flagged', 'notice_sent', 'notice_failed', 'pre_reset', 'link_sent'];
+/** Accounts still to reset: every state before completed/cancelled. */
+export const OPEN_STATES: readonly ProgressState[] = ['flagged', 'notice_sent', 'notice_failed', 'pre_reset', 'link_sent'];
+
+/** SQL: the progress state in `column` (e.g. `ca.state`) is one of OPEN_STATES. */
+export function isOpenState(column: string): Prisma.Sql {
+  return Prisma.raw(`${column} IN (${OPEN_STATES.map((state) => `'${state}'`).join(', ')})`);
+}
 
 /** Which states an account may move to each state from: progress only moves forward. */
 export const ALLOWED_FROM: Record<ProgressState, readonly ProgressState[]> = {
@@ -19,8 +26,8 @@ export const ALLOWED_FROM: Record<ProgressState, readonly ProgressState[]> = {
   notice_failed: ['flagged'],
   pre_reset: ['flagged', 'notice_sent', 'notice_failed'],
   link_sent: ['flagged', 'notice_sent', 'notice_failed', 'pre_reset'],
-  completed: OPEN,
-  cancelled: OPEN,
+  completed: OPEN_STATES,
+  cancelled: OPEN_STATES,
 };
 
 /** The timestamp column each state stamps when an account enters it. */

@@ -1,12 +1,13 @@
 /** Queue names and the payload each job carries. Job ids never contain ':' (BullMQ 6 rejects it). */
 export const QUEUES = {
-  /** Campaign courtesy notices, throttled per campaign. */
-  notices: 'notices',
   /** Mail a user asked for (reset links, confirmations): never waits behind a campaign backlog. */
   userMail: 'user-mail',
   /** Campaign housekeeping: flagging in batches and feeding the notice queue in windows. */
   campaigns: 'campaigns',
 } as const;
+
+/** Campaign courtesy notices, throttled per campaign: each campaign has a queue of its own (noticeQueueName). */
+const NOTICE_QUEUE_PREFIX = 'notices';
 
 export const JOBS = {
   sendNotice: 'send-notice',
@@ -15,16 +16,21 @@ export const JOBS = {
   feedNotices: 'feed-notices',
 } as const;
 
+/** User mail is one job name; the payload's kind says which mail. */
+export const USER_MAIL_KINDS = ['reset-link', 'password-changed'] as const;
+
+/** Every kind of job a worker runs; each has exactly one `@HandlesJob` handler (checked before workers start). */
+export const JOB_KINDS = [JOBS.launchCampaign, JOBS.feedNotices, JOBS.sendNotice, ...USER_MAIL_KINDS] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
 export interface SendNoticeJob {
   campaignId: number;
   accountId: number;
 }
 
 export interface SendUserMailJob {
-  kind: 'reset-link' | 'password-changed' | 'secret-link';
+  kind: (typeof USER_MAIL_KINDS)[number];
   accountId: number;
-  /** The token row a link mail belongs to. */
-  refId?: number;
   /** Ties a reset-link job to the request that asked for it (the token itself is created by the worker, never queued). */
   requestId?: string;
 }
@@ -39,7 +45,7 @@ export function noticeJobId(campaignId: number, accountId: number): string {
 
 /** Each campaign's notices have a queue of their own, so each campaign's global rate limit and pause are its own. */
 export function noticeQueueName(campaignId: number): string {
-  return `${QUEUES.notices}-${campaignId}`;
+  return `${NOTICE_QUEUE_PREFIX}-${campaignId}`;
 }
 
 export function launchJobId(campaignId: number): string {

@@ -27,7 +27,7 @@ export function redisConnectionOptions(url: string) {
         prefix: config.redis.queuePrefix,
       }),
     }),
-    BullModule.registerQueue({ name: QUEUES.notices }, { name: QUEUES.userMail }, { name: QUEUES.campaigns }),
+    BullModule.registerQueue({ name: QUEUES.userMail }, { name: QUEUES.campaigns }),
   ],
   exports: [BullModule],
 })

@@ -1,14 +1,14 @@
 import { randomInt } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { hasReachableEmail } from '../accounts/reachable-email.js';
 import { AuditService } from '../audit/audit.service.js';
 import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import { type AppConfig, parseDuration } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DirectoryRefusedError, DirectoryUnavailableError } from '../directory/directory-errors.js';
-import { DirectoryService } from '../directory/directory.service.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { MailTransportService, classifySmtpError } from '../mail/mail-transport.service.js';
-import { PasswordHasherService } from '../passwords/password-hasher.service.js';
+import { PasswordChangeService } from '../passwords/password-change.service.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { TemplatesService } from '../templates/templates.service.js';
@@ -33,6 +33,13 @@ export interface TemporaryPasswordRequest {
 
 type Tx = Prisma.TransactionClient;
 
+/** A directory that refused the temporary password or did not answer: nothing was issued (the transaction rolled back). */
+function directoryFailure(err: unknown): never {
+  if (err instanceof DirectoryRefusedError) throw new BadRequestException(`nothing was issued: ${err.reason}`);
+  if (err instanceof DirectoryUnavailableError) throw new ServiceUnavailableException(`nothing was issued: ${err.message}; try again when it answers`);
+  throw err;
+}
+
 /** Admin-assisted temporary passwords: generated here, stored encrypted for one view, never shown to the issuer. */
 @Injectable()
 export class SecretsService {
@@ -41,13 +48,12 @@ export class SecretsService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly audit: AuditService,
-    private readonly hasher: PasswordHasherService,
     private readonly policy: PasswordPolicyService,
+    private readonly passwords: PasswordChangeService,
     private readonly cipher: SecretCipher,
     private readonly templates: TemplatesService,
     private readonly mail: MailTransportService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly directory: DirectoryService,
   ) {}
 
   async issueTemporaryPassword(username: string, request: TemporaryPasswordRequest, actor: string): Promise<TemporaryPasswordIssuedDto> {
@@ -59,13 +65,12 @@ export class SecretsService {
 
     const account = await this.prisma.account.findUnique({ where: { username: username.trim().toLowerCase() } });
     if (!account) throw new NotFoundException(`no account ${username}`);
-    if (request.email && !(account.email && account.emailVerified)) {
+    if (request.email && !hasReachableEmail(account)) {
       throw new BadRequestException(`account ${account.username} has no verified email address; deliver the link another way`);
     }
     if (request.format) throw new BadRequestException('format is for --external systems; an account gets what its policy preset takes');
     const value = this.generateForAccount(account);
-    // A directory account's password is set in the directory only; this product keeps no hash of it.
-    const passwordHash = account.directoryDn ? null : await this.hasher.hash(value);
+    const passwordHash = await this.passwords.hashFor(account, value);
 
     const issued = await this.prisma.$transaction(async (tx) => {
       await this.destroyExpired(tx, actor);
@@ -81,12 +86,7 @@ export class SecretsService {
           details: { secretIds: superseded.map((r) => r.id), username: account.username, why: 'superseded by a newer temporary password' },
         });
       }
-      const now = new Date();
-      if (passwordHash) await this.recordHistory(tx, account, passwordHash);
-      await tx.account.update({ where: { id: account.id }, data: { ...(passwordHash ? { passwordHash } : {}), passwordChangedAt: now, passwordExpired: true } });
-      const sessions = await tx.session.updateMany({ where: { accountId: account.id, revokedAt: null }, data: { revokedAt: now } });
-      // A reset link sent earlier would bypass the temporary password; the user starts again from this one.
-      const resetLinks = await tx.resetToken.updateMany({ where: { accountId: account.id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+      const { sessionsRevoked, resetLinksRevoked } = await this.passwords.replacePassword(tx, account, { password: value, passwordHash }, 'temporary');
       const link = await this.storeSecret(tx, value, { accountId: account.id, code, expiresAt, actor });
       await this.audit.record(tx, {
         actor,
@@ -98,17 +98,15 @@ export class SecretsService {
           ttlSeconds,
           codeRequired: Boolean(code),
           email: Boolean(request.email),
-          sessionsRevoked: sessions.count,
-          resetLinksRevoked: resetLinks.count,
+          sessionsRevoked,
+          resetLinksRevoked,
           supersededLinks: superseded.length,
           reason: request.reason,
           ...(account.directoryDn ? { directory: true } : {}),
         },
       });
-      // Last, so a refusal or an outage rolls back everything above and no link to an unset password exists.
-      if (account.directoryDn) await this.setInDirectory(account.directoryDn, value);
       return link;
-    }, account.directoryDn ? { timeout: this.directory.transactionTimeoutMs } : undefined);
+    }, this.passwords.transactionOptions(account)).catch(directoryFailure);
 
     const result: TemporaryPasswordIssuedDto = { ...issued, expiresAt, code };
     if (request.email) result.email = await this.emailLink(account, issued.url, issued.secretId, expiresAt, actor);
@@ -158,36 +156,12 @@ export class SecretsService {
    * The product's racf preset takes password phrases only (8-character passwords are for the mainframe itself), so
    * racf accounts get a phrase; the policy engine that checks users' own choices must accept the value too.
    */
-  private async setInDirectory(dn: string, value: string): Promise<void> {
-    try {
-      await this.directory.setPassword(dn, value, 'temporary');
-    } catch (err) {
-      if (err instanceof DirectoryRefusedError) throw new BadRequestException(`nothing was issued: ${err.reason}`);
-      if (err instanceof DirectoryUnavailableError) throw new ServiceUnavailableException(`nothing was issued: ${err.message}; try again when it answers`);
-      throw err;
-    }
-  }
-
   private generateForAccount(account: { username: string; email: string | null; policyPreset: 'nist' | 'racf' }): string {
     for (let attempt = 0; attempt < 20; attempt++) {
       const value = generateTemporaryPassword(account.policyPreset, 'phrase', account.username);
       if (!this.policy.checkGenerated(value, account).length) return value;
     }
     throw new Error(`could not generate a temporary password that the ${account.policyPreset} policy accepts`);
-  }
-
-  /**
-   * History holds every password set, the current one included (as PasswordChangeService keeps it). An imported
-   * password may be missing from it, and it is the one a breach exposed, so it is added before the temporary one.
-   */
-  private async recordHistory(tx: Tx, account: { id: number; passwordHash: string | null }, passwordHash: string): Promise<void> {
-    if (account.passwordHash && !(await tx.passwordHistory.findFirst({ where: { accountId: account.id, passwordHash: account.passwordHash } }))) {
-      await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash: account.passwordHash } });
-    }
-    await tx.passwordHistory.create({ data: { accountId: account.id, passwordHash } });
-    await tx.$executeRaw`
-      DELETE FROM password_history WHERE account_id = ${account.id} AND id NOT IN (
-        SELECT id FROM password_history WHERE account_id = ${account.id} ORDER BY id DESC LIMIT ${Math.max(this.config.passwords.historySize, 1)})`;
   }
 
   private async storeSecret(

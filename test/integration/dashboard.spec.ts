@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../../src/audit/audit.service.js';
-import { QUEUE_BOARD_PATH } from '../../src/dashboard/operator-tools.js';
+import { QUEUE_BOARD_PATH } from '../../src/operators/operator-tools.js';
 import { SIGN_IN_NEXT_MAX_LENGTH } from '../../src/operators/operator-authenticator.service.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { advance, seedCampaign, signIn } from './dashboard-fixtures.js';

@@ -1,6 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, MaxLength, Min } from 'class-validator';
-import { SIGN_IN_NEXT_MAX_LENGTH } from '../../operators/operator-authenticator.service.js';
+import { IsInt, IsOptional, Min } from 'class-validator';
 
 export class PendingPageQueryDto {
   /** Keyset cursor: the last account id of the previous page. */
@@ -9,41 +8,4 @@ export class PendingPageQueryDto {
   @IsInt()
   @Min(0)
   after?: number;
-}
-
-export class SignInPageQueryDto {
-  @IsOptional()
-  @IsString()
-  @MaxLength(SIGN_IN_NEXT_MAX_LENGTH)
-  next?: string;
-}
-
-/** Lenient on purpose: a bad form re-renders the page with a message instead of a JSON 400. */
-export class SignInFormDto {
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
-  username?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(1000)
-  password?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(100)
-  _csrf?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(SIGN_IN_NEXT_MAX_LENGTH)
-  next?: string;
-}
-
-export class SignOutFormDto {
-  @IsOptional()
-  @IsString()
-  @MaxLength(100)
-  _csrf?: string;
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { REACHABLE_EMAIL } from '../../accounts/reachable-email.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { Prisma } from '../../generated/prisma/client.js';
@@ -112,7 +113,7 @@ export class NoticeQueueService implements OnModuleDestroy {
     for (;;) {
       const room = window - backlog;
       const rows = await this.prisma.$queryRaw<{ account_id: number; reachable: boolean }[]>(Prisma.sql`
-        SELECT ca.account_id, (a.email IS NOT NULL AND a.email <> '' AND a.email_verified) AS reachable
+        SELECT ca.account_id, ${REACHABLE_EMAIL} AS reachable
         FROM campaign_accounts ca JOIN accounts a ON a.id = ca.account_id
         WHERE ca.campaign_id = ${campaignId} AND ca.state = 'flagged' AND ca.account_id > ${cursor}
         ORDER BY ca.account_id LIMIT ${room}`);
@@ -149,7 +150,7 @@ export class NoticeQueueService implements OnModuleDestroy {
     const result = { requeued: 0, withoutVerifiedEmail: 0 };
     for (;;) {
       const rows = await this.prisma.$queryRaw<{ account_id: number; reachable: boolean }[]>(Prisma.sql`
-        SELECT ca.account_id, (a.email IS NOT NULL AND a.email <> '' AND a.email_verified) AS reachable
+        SELECT ca.account_id, ${REACHABLE_EMAIL} AS reachable
         FROM campaign_accounts ca JOIN accounts a ON a.id = ca.account_id
         WHERE ca.campaign_id = ${campaignId} AND ca.state = 'notice_failed' AND ca.account_id > ${after}
         ORDER BY ca.account_id LIMIT 5000`);

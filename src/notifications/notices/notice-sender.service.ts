@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import pg from 'pg';
+import { hasReachableEmail } from '../../accounts/reachable-email.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
@@ -27,13 +28,13 @@ interface NoticeRow {
   username: string;
   display_name: string | null;
   email: string | null;
-  email_verified: boolean;
+  emailVerified: boolean;
   locale: string;
 }
 
 const LOCK_NOTICE_ROW = `
   SELECT ca.state, c.status, c.notice_rate, c.incident_ref, c.reason, c.phrase, c.template,
-         a.username, a.display_name, a.email, a.email_verified, a.locale
+         a.username, a.display_name, a.email, a.email_verified AS "emailVerified", a.locale
   FROM campaign_accounts ca
   JOIN campaigns c ON c.id = ca.campaign_id
   JOIN accounts a ON a.id = ca.account_id
@@ -124,7 +125,7 @@ export class NoticeSenderService implements OnModuleDestroy {
       await client.query('ROLLBACK');
       return 'skipped';
     }
-    if (!row.email || !row.email_verified) return this.fail(client, campaignId, accountId, NO_VERIFIED_EMAIL);
+    if (!hasReachableEmail(row)) return this.fail(client, campaignId, accountId, NO_VERIFIED_EMAIL);
     const notice = this.renderer.render(
       { id: campaignId, incidentRef: row.incident_ref, reason: row.reason, phrase: row.phrase, template: row.template },
       { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },

@@ -3,7 +3,8 @@ import { type Job, Worker } from 'bullmq';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
-import { type SendNoticeJob, noticeQueueName } from '../../queues/queue-names.js';
+import { HandlesJob } from '../../queues/job-handlers.js';
+import { JOBS, type SendNoticeJob, noticeQueueName } from '../../queues/queue-names.js';
 import { redisConnectionOptions } from '../../queues/queues.module.js';
 import { sendSlotsFor } from './notice-rate.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
@@ -52,6 +53,7 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
   }
 
   /** Processor: thin; the sender checks the database before doing anything. Counts the sends of the warm-up. */
+  @HandlesJob(JOBS.sendNotice)
   private processorFor(campaignId: number) {
     return async (job: Job<SendNoticeJob>): Promise<NoticeOutcome> => {
       const entry = this.workers.get(campaignId);

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ProgressModule } from '../../progress/progress.module.js';
+import { TemplatesModule } from '../../templates/templates.module.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeQueueService } from './notice-queue.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
@@ -6,6 +8,7 @@ import { NoticeSenderService } from './notice-sender.service.js';
 
 /** Link-free campaign notices: rendering, the link check and queueing. */
 @Module({
+  imports: [ProgressModule, TemplatesModule],
   providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
   exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
 })

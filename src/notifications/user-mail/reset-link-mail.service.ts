@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { hasReachableEmail } from '../../accounts/reachable-email.js';
 import { AuditService } from '../../audit/audit.service.js';
 import { newOpaqueToken, sha256Hex } from '../../common/tokens.js';
 import type { AppConfig } from '../../config/app-config.js';
@@ -33,7 +34,7 @@ export class ResetLinkMailService {
     const issued = await this.prisma.$transaction(async (tx) => {
       const account = await tx.account.findUnique({ where: { id: accountId } });
       // The database decides: a reset that completed (or a campaign cancelled) after the request sends nothing.
-      if (!account?.mustReset || !account.email || !account.emailVerified) return null;
+      if (!account?.mustReset || !hasReachableEmail(account)) return null;
       const campaign = account.mustResetCampaignId ? await tx.campaign.findUnique({ where: { id: account.mustResetCampaignId } }) : null;
       const ttl = linkTtlMinutes(campaign?.linkTtlMinutes);
       const now = new Date();

@@ -1,6 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { signInRedirect, wantsHtml } from '../operators/operator-authenticator.service.js';
+import { signInRedirect, wantsHtml } from './operator-authenticator.service.js';
 import { TemplatesService } from '../templates/templates.service.js';
 
 /**

@@ -2,12 +2,12 @@ import { Body, Controller, Get, HttpCode, Post, Query, Req, Res, UseFilters } fr
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { newOpaqueToken } from '../common/tokens.js';
-import { isSafeNext } from '../operators/operator-authenticator.service.js';
-import { OperatorSessionsService, SignInThrottledException } from '../operators/operator-sessions.service.js';
-import { CurrentOperator, Roles, type AuthenticatedOperator } from '../operators/roles.decorator.js';
+import { isSafeNext } from './operator-authenticator.service.js';
+import { OperatorSessionsService, SignInThrottledException } from './operator-sessions.service.js';
+import { CurrentOperator, Roles, type AuthenticatedOperator } from './roles.decorator.js';
 import { TemplatesService } from '../templates/templates.service.js';
 import { DashboardPageFilter } from './dashboard-page.filter.js';
-import { SignInFormDto, SignInPageQueryDto, SignOutFormDto } from './dto/dashboard.dto.js';
+import { SignInFormDto, SignInPageQueryDto, SignOutFormDto } from './dto/sign-in.dto.js';
 
 /** Pre-session CSRF token for the sign-in form (double-submit cookie), so nobody can sign a browser in to their account. */
 const SIGN_IN_CSRF_COOKIE = 'ro_operator_sign_in';

@@ -6,8 +6,8 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Queue } from 'bullmq';
 import type { OperatorRole } from '../generated/prisma/enums.js';
-import { operatorAccess } from '../operators/operator-access.middleware.js';
-import { OperatorAuthenticatorService } from '../operators/operator-authenticator.service.js';
+import { operatorAccess } from './operator-access.middleware.js';
+import { OperatorAuthenticatorService } from './operator-authenticator.service.js';
 import { QUEUES } from '../queues/queue-names.js';
 
 type BoardOptions = Parameters<typeof createBullBoard>[0];
@@ -33,7 +33,7 @@ export function mountApiDocs(app: INestApplication): void {
   SwaggerModule.setup(API_DOCS_PATH, app, document);
 }
 
-/** bull-board over the three queues, for admins and responders only. */
+/** bull-board over the user-mail and campaigns queues, for admins and responders only. */
 export function mountQueueBoard(app: INestApplication): void {
   const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_BOARD_PATH);
   const queues = Object.values(QUEUES).map((name) => new BullMQAdapter(app.get<Queue>(getQueueToken(name), { strict: false })));
