@@ -10,7 +10,7 @@ const LAYERS = [
   ['notifications', '^src/notifications/'],
   ['accounts', '^src/accounts/'],
   ['shared services', '^src/(audit|application-events|operators|passwords|progress|rate-limit|templates)/'],
-  ['infrastructure', '^src/(prisma|redis|queues|mail|logging|metrics)/'],
+  ['infrastructure', '^src/(prisma|redis|queues|mail|logging|metrics|directory)/'],
   ['config', '^src/config/'],
 ];
 

@@ -10,6 +10,7 @@ import { PROJECT_ROOT } from '../src/config/project-root.js';
 import { type BenchRow, percentile, rateRow, runConcurrently, runMeasured, timeRow, timed } from './support.js';
 import { enqueueRow, launchRow, linkLatencyRow, noticeThroughputRow, throttleRow } from './rows/campaign.js';
 import { gateRow, webhookRow } from './rows/gate.js';
+import { directoryRows } from './rows/directory.js';
 import { dashboardRow, loginRow, resetRow } from './rows/http.js';
 
 export interface BenchContext {
@@ -197,6 +198,7 @@ export const BENCH_ROWS: BenchDefinition[] = [
   importKeycloakRow,
   gateRow,
   webhookRow,
+  directoryRows,
 ];
 
 export { rateRow };

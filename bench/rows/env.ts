@@ -304,6 +304,24 @@ export function httpLoad(opts: {
   });
 }
 
+/** POST /login as a browser sends it (login CSRF cookie and token, JSON), cycling through `usernames`. */
+export function loginLoad(
+  baseUrl: string,
+  csrf: { cookie: string; token: string },
+  opts: { usernames: string[]; password: string; connections: number; amount: number },
+): Promise<LoadResult> {
+  let next = 0;
+  return httpLoad({
+    url: `${baseUrl}/login`,
+    method: 'POST',
+    connections: opts.connections,
+    amount: opts.amount,
+    maxSeconds: 90,
+    headers: { accept: 'application/json', 'content-type': 'application/json', cookie: csrf.cookie },
+    setupRequest: (req) => ({ ...req, body: JSON.stringify({ username: opts.usernames[next++ % opts.usernames.length], password: opts.password, _csrf: csrf.token }) }),
+  });
+}
+
 // ----- end-user HTTP flow ------------------------------------------------------------------------------------------
 
 function cookieValue(res: Response, name: string): string | undefined {

@@ -9,7 +9,7 @@ import { CampaignProgressService } from '../../src/progress/campaign-progress.se
 import type { BenchContext, BenchDefinition } from '../rows.js';
 import { type BenchRow, percentile, rateRow, round, runConcurrently } from '../support.js';
 import { ApiProcess } from './api-process.js';
-import { ACTOR, KNOWN, type LoadResult, accountIds, benchEnv, benchEnvVars, ensureCampaign, httpLoad, loginCsrf, ms, passwordHash } from './env.js';
+import { ACTOR, KNOWN, type LoadResult, accountIds, benchEnv, benchEnvVars, ensureCampaign, httpLoad, loginCsrf, loginLoad, ms, passwordHash } from './env.js';
 
 /** Same as the argon2 floor row: more than libuv's 4 threads, on 2 cores. */
 const LOGIN_CONCURRENCY = 8;
@@ -66,18 +66,7 @@ export const loginRow: BenchDefinition = {
     if (flagged[0].n !== mustReset.length) throw new Error(`only ${flagged[0].n} of the must-reset login accounts are flagged`);
 
     const csrf = await loginCsrf(env.baseUrl);
-    const run = (usernames: string[], amount: number) => {
-      let next = 0;
-      return httpLoad({
-        url: `${env.baseUrl}/login`,
-        method: 'POST',
-        connections: LOGIN_CONCURRENCY,
-        amount,
-        maxSeconds: 90,
-        headers: { accept: 'application/json', 'content-type': 'application/json', cookie: csrf.cookie },
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ username: usernames[next++ % usernames.length], password: KNOWN, _csrf: csrf.token }) }),
-      });
-    };
+    const run = (usernames: string[], amount: number) => loginLoad(env.baseUrl, csrf, { usernames, password: KNOWN, connections: LOGIN_CONCURRENCY, amount });
     await run(normal, 2 * LOGIN_CONCURRENCY);
     await run(mustReset, 2 * LOGIN_CONCURRENCY);
     // Alternating rounds, so a busy moment of the shared machine falls on both kinds alike.

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { DirectoryModule } from '../directory/directory.module.js';
 import { UserMailModule } from '../notifications/user-mail/user-mail.module.js';
 import { PasswordsModule } from '../passwords/passwords.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
@@ -24,7 +25,7 @@ import { UserSessionGuard } from './user-session.guard.js';
 
 /** End-user sign-in (own or handed over by a connected application), the pre-reset gate, reset links and the reset itself. */
 @Module({
-  imports: [UserMailModule, RateLimitModule, PasswordsModule, ProgressModule, TemplatesModule],
+  imports: [UserMailModule, RateLimitModule, PasswordsModule, ProgressModule, TemplatesModule, DirectoryModule],
   controllers: [LoginController, PreResetController, ResetController, PasswordChangeController, HandoffController],
   providers: [
     NewPasswordService,

@@ -3,7 +3,7 @@ import type { PolicyFailure } from '../passwords/password-policy.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { NewPasswordDto } from './dto/new-password.dto.js';
-import { NewPasswordService } from './new-password.service.js';
+import { NewPasswordService, formStatus } from './new-password.service.js';
 import type { Outcome } from './page-responder.service.js';
 import type { ActiveSession } from './user-page.decorator.js';
 
@@ -31,7 +31,7 @@ export class ForcedChangeService {
       page: 'new-password',
       title: 'Choose a new password',
       locale: account.locale,
-      status: failures.length ? 422 : 200,
+      status: formStatus(failures),
       vars: { action: '/password/change', intro, username: account.username, rules, failures, csrf: session.csrfToken },
       json: { intro, username: account.username, rules, failures, csrfToken: session.csrfToken },
     };

@@ -5,6 +5,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Account } from '../generated/prisma/client.js';
 import type { SessionKind } from '../generated/prisma/enums.js';
+import { DirectoryUnavailableError } from '../directory/directory-errors.js';
+import { DirectoryService } from '../directory/directory.service.js';
 import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { MetricsService, type SignInOutcome } from '../metrics/metrics.service.js';
@@ -15,10 +17,11 @@ import { SessionsService } from './sessions.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
 
 export const INVALID_CREDENTIALS = 'The username or password is incorrect.';
+export const DIRECTORY_UNAVAILABLE = 'Your password cannot be checked right now because the directory does not answer. Try again in a few minutes.';
 
 export type SignIn =
   | { ok: true; account: Account; kind: SessionKind; sessionId: string; device?: string }
-  | { ok: false; status: 401 | 429; message: string };
+  | { ok: false; status: 401 | 429 | 503; message: string };
 
 /** Password checks one account may have running at once; a burst beyond it is refused rather than queued on the hashing threads. */
 const CHECKS_IN_FLIGHT_PER_ACCOUNT = 2;
@@ -39,6 +42,7 @@ export class LoginService {
     private readonly limiter: RateLimiterService,
     private readonly sessions: SessionsService,
     private readonly metrics: MetricsService,
+    private readonly directory: DirectoryService,
   ) {}
 
   page(notice: string | undefined, session?: ActiveSession): Outcome {
@@ -73,7 +77,15 @@ export class LoginService {
       { name: username, address: client.ip, knownDevice },
       { failuresPerName: this.config.limits.loginFailuresPerAccount, failuresPerAddress: this.config.limits.loginFailuresPerIp, checksInFlightPerName: CHECKS_IN_FLIGHT_PER_ACCOUNT },
       () => this.checkPassword(account, form.password),
-    );
+    ).catch((err: unknown) => {
+      if (!(err instanceof DirectoryUnavailableError)) throw err;
+      this.logger.warn(`account ${account?.id} could not sign in: ${err.detail}`);
+      return 'unavailable' as const;
+    });
+    if (attempt === 'unavailable') {
+      this.count('unavailable');
+      return { ok: false, status: 503, message: DIRECTORY_UNAVAILABLE };
+    }
     if (!attempt.allowed) {
       this.count('limited');
       const message = attempt.limit.inFlight
@@ -81,24 +93,33 @@ export class LoginService {
         : `Too many failed sign-in attempts. Wait ${minutesText(attempt.retryAfterSeconds)} and try again.`;
       return { ok: false, status: 429, message };
     }
-    const signedIn = attempt.value;
-    if (!signedIn) {
+    const checked = attempt.value;
+    if (!checked) {
       this.count('failed');
       return { ok: false, status: 401, message: INVALID_CREDENTIALS };
     }
 
     if (current) await this.sessions.revoke(current.idHash);
-    const kind = signInKind(signedIn, this.config.passwords.expiryDays);
-    const sessionId = await this.sessions.create(signedIn.id, kind, form.password);
+    const { account: signedIn, mustChange } = checked;
+    const kind = signInKind(mustChange ? { ...signedIn, passwordExpired: true } : signedIn, this.config.passwords.expiryDays);
+    // A directory password is kept nowhere here, not even the case-folded hash a restricted session holds.
+    const sessionId = await this.sessions.create(signedIn.id, kind, signedIn.directoryDn ? undefined : form.password);
     this.logger.log(`account ${signedIn.id} signed in (${kind} session)`);
     this.count(kind === 'full' ? 'normal' : kind);
     return { ok: true, account: signedIn, kind, sessionId, device: attempt.device };
   }
 
-  /** The account if this password opens it, or null. An unknown username costs a dummy verification, so the time tells nothing. */
-  private async checkPassword(account: Account | null, password: string): Promise<Account | null> {
-    const verified = account?.passwordHash ? await this.hasher.verify(account.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
-    return account && verified ? account : null;
+  /**
+   * The one password check of a sign-in: a bind as the directory DN, the stored hash, or the dummy for unknown users.
+   * A directory that does not answer throws DirectoryUnavailableError, which counts as no attempt.
+   */
+  private async checkPassword(account: Account | null, password: string): Promise<{ account: Account; mustChange: boolean } | null> {
+    if (!account?.directoryDn) {
+      const verified = account?.passwordHash ? await this.hasher.verify(account.passwordHash, password) : await this.hasher.verifyAgainstDummy(password);
+      return account && verified ? { account, mustChange: false } : null;
+    }
+    const [bound] = await Promise.all([this.directory.verifyPassword(account.directoryDn, password), this.hasher.waitAsLongAsAVerify()]);
+    return bound ? { account, mustChange: bound === 'must-change' } : null;
   }
 
   private count(outcome: SignInOutcome): void {

@@ -7,7 +7,7 @@ import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { LoginDto } from './dto/login.dto.js';
 import type { NewPasswordDto } from './dto/new-password.dto.js';
-import { NewPasswordService } from './new-password.service.js';
+import { NewPasswordService, formStatus } from './new-password.service.js';
 import { LoginService } from './login.service.js';
 import type { Outcome, SignInRequest } from './page-responder.service.js';
 import { type ActiveSession, homeOf } from './user-page.decorator.js';
@@ -120,7 +120,7 @@ export class ResetService {
       page: 'new-password',
       title: 'Choose a new password',
       locale: account.locale,
-      status: failures.length ? 422 : 200,
+      status: formStatus(failures),
       vars: { action: `/reset/${token}`, username: account.username, rules: this.policy.describe(account.policyPreset), failures, csrf: session.csrfToken },
       json: { username: account.username, rules: this.policy.describe(account.policyPreset), failures, csrfToken: session.csrfToken },
     };

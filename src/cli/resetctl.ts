@@ -11,6 +11,7 @@ import { registerAccountsCommands } from './commands/accounts.commands.js';
 import { registerAppsCommands } from './commands/apps.commands.js';
 import { registerCampaignCommands } from './commands/campaigns.commands.js';
 import { registerInitCommand } from './commands/init.command.js';
+import { registerDirectoryCommands } from './commands/directory.commands.js';
 import { registerOperatorsCommands } from './commands/operators.commands.js';
 import { registerSecretsCommands } from './commands/secrets.commands.js';
 
@@ -36,6 +37,7 @@ registerSecretsCommands(program.commands.find((c) => c.name() === 'accounts')!);
 registerCampaignCommands(program);
 registerOperatorsCommands(program);
 registerAppsCommands(program);
+registerDirectoryCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof StartupError || err instanceof ConfigError || err instanceof InvalidArgumentError) {

@@ -1,4 +1,6 @@
 import { isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { FilterParser } from 'ldapts';
 import { z } from 'zod';
 import { EnvFileError, withEnvFile } from './env-file.js';
 
@@ -93,6 +95,18 @@ const networkLimits = z
       return [{ ...cidr, loginFailuresPerIp: max }];
     }),
   );
+/** An RFC 4515 filter in its parentheses, so it can be combined with another in (&…). */
+export function isLdapFilter(value: string): boolean {
+  if (!/^\(.*\)$/s.test(value.trim())) return false;
+  try {
+    FilterParser.parseString(value.trim());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const ldapFilter = z.string().refine(isLdapFilter, 'expected an LDAP filter like (objectClass=inetOrgPerson)');
 
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -176,9 +190,100 @@ const configSchema = z.object({
   /** After rotate-secret, how long the previous secret still signs alongside the new one. */
   WEBHOOK_SECRET_GRACE: duration.default(parseDuration('24h') as never),
   WEBHOOK_DISPATCH_INTERVAL: duration.default(parseDuration('1s') as never),
+  DIRECTORY_URL: z
+    .string()
+    .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/, 'expected ldap://host[:port] or ldaps://host[:port]')
+    .optional(),
+  DIRECTORY_KIND: z.enum(['openldap', 'ad']).default('openldap'),
+  DIRECTORY_BIND_DN: z.string().min(1).optional(),
+  DIRECTORY_BIND_PASSWORD_FILE: z.string().min(1).optional(),
+  DIRECTORY_BASE_DN: z.string().min(1).optional(),
+  DIRECTORY_USER_FILTER: ldapFilter.optional(),
+  DIRECTORY_TLS_CA_FILE: z.string().min(1).optional(),
+  DIRECTORY_TIMEOUT: duration.default(parseDuration('10s') as never),
+  DIRECTORY_ATTR_USERNAME: z.string().min(1).optional(),
+  DIRECTORY_ATTR_MAIL: z.string().min(1).default('mail'),
+  DIRECTORY_ATTR_DISPLAY_NAME: z.string().min(1).optional(),
+  DIRECTORY_ATTR_ORG_UNIT: z.string().min(1).optional(),
+  DIRECTORY_ATTR_LOCALE: z.string().min(1).default('preferredLanguage'),
 });
 
 type ParsedEnv = z.infer<typeof configSchema>;
+
+/** Where the directory keeps each account field; defaults follow the kind's usual schema (inetOrgPerson, AD user). */
+export interface DirectoryAttributes {
+  username: string;
+  mail: string;
+  displayName: string;
+  orgUnit: string;
+  locale: string;
+}
+
+export interface DirectoryConfig {
+  url: string;
+  kind: 'openldap' | 'ad';
+  bindDn: string;
+  /** Read from DIRECTORY_BIND_PASSWORD_FILE at boot. */
+  bindPassword: string;
+  baseDn: string;
+  userFilter: string;
+  /** PEM CA bundle for ldaps:// (DIRECTORY_TLS_CA_FILE); without it the system's CAs are trusted. */
+  tlsCa?: Buffer;
+  timeoutMs: number;
+  attributes: DirectoryAttributes;
+}
+
+const DIRECTORY_DEFAULTS = {
+  openldap: { filter: '(objectClass=inetOrgPerson)', username: 'uid', displayName: 'cn', orgUnit: 'ou' },
+  ad: { filter: '(&(objectCategory=person)(objectClass=user))', username: 'sAMAccountName', displayName: 'displayName', orgUnit: 'department' },
+} as const;
+
+function readSecretFile(name: string, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (!value) throw new ConfigError(`invalid configuration: ${name}: ${file} is empty`);
+  return value;
+}
+
+function directoryConfig(c: ParsedEnv): DirectoryConfig | undefined {
+  if (!c.DIRECTORY_URL) {
+    const stray = Object.keys(c).filter((k) => k.startsWith('DIRECTORY_') && !['DIRECTORY_KIND', 'DIRECTORY_TIMEOUT', 'DIRECTORY_ATTR_MAIL', 'DIRECTORY_ATTR_LOCALE'].includes(k));
+    if (stray.some((k) => c[k as keyof ParsedEnv] !== undefined)) throw new ConfigError('invalid configuration: DIRECTORY_URL: required when any other DIRECTORY_ setting is given');
+    return undefined;
+  }
+  const missing = (['DIRECTORY_BIND_DN', 'DIRECTORY_BIND_PASSWORD_FILE', 'DIRECTORY_BASE_DN'] as const).filter((k) => !c[k]);
+  if (missing.length) throw new ConfigError(`invalid configuration: ${missing.map((k) => `${k}: required with DIRECTORY_URL`).join('; ')}`);
+  const secure = c.DIRECTORY_URL.startsWith('ldaps:');
+  // Active Directory only accepts unicodePwd over an encrypted connection; elsewhere sign-in binds would send passwords in clear.
+  if (c.DIRECTORY_KIND === 'ad' && !secure) throw new ConfigError('invalid configuration: DIRECTORY_URL: Active Directory sets passwords over LDAPS only; use ldaps://');
+  if (!secure && c.NODE_ENV === 'production' && !/^ldap:\/\/(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?\/?$/.test(c.DIRECTORY_URL)) {
+    throw new ConfigError('invalid configuration: DIRECTORY_URL: ldap:// would send every password in clear over the network; use ldaps://');
+  }
+  if (c.DIRECTORY_TLS_CA_FILE && !secure) throw new ConfigError('invalid configuration: DIRECTORY_TLS_CA_FILE: only used with ldaps://');
+  const defaults = DIRECTORY_DEFAULTS[c.DIRECTORY_KIND];
+  return {
+    url: c.DIRECTORY_URL.replace(/\/$/, ''),
+    kind: c.DIRECTORY_KIND,
+    bindDn: c.DIRECTORY_BIND_DN!,
+    bindPassword: readSecretFile('DIRECTORY_BIND_PASSWORD_FILE', c.DIRECTORY_BIND_PASSWORD_FILE!),
+    baseDn: c.DIRECTORY_BASE_DN!,
+    userFilter: c.DIRECTORY_USER_FILTER ?? defaults.filter,
+    tlsCa: c.DIRECTORY_TLS_CA_FILE ? Buffer.from(readSecretFile('DIRECTORY_TLS_CA_FILE', c.DIRECTORY_TLS_CA_FILE)) : undefined,
+    timeoutMs: c.DIRECTORY_TIMEOUT * 1000,
+    attributes: {
+      username: c.DIRECTORY_ATTR_USERNAME ?? defaults.username,
+      mail: c.DIRECTORY_ATTR_MAIL,
+      displayName: c.DIRECTORY_ATTR_DISPLAY_NAME ?? defaults.displayName,
+      orgUnit: c.DIRECTORY_ATTR_ORG_UNIT ?? defaults.orgUnit,
+      locale: c.DIRECTORY_ATTR_LOCALE,
+    },
+  };
+}
 
 export interface AppConfig {
   env: ParsedEnv['NODE_ENV'];
@@ -239,6 +344,8 @@ export interface AppConfig {
     /** How often workers queue outbox rows nobody has queued yet (a crash between commit and enqueue). */
     dispatchIntervalSeconds: number;
   };
+  /** The LDAP / Active Directory server accounts with a directory DN sign in to; unset when there is none. */
+  directory?: DirectoryConfig;
 }
 
 export class ConfigError extends Error {}
@@ -325,5 +432,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = configEnvironment()): AppCon
       secretGraceSeconds: c.WEBHOOK_SECRET_GRACE,
       dispatchIntervalSeconds: c.WEBHOOK_DISPATCH_INTERVAL,
     },
+    directory: directoryConfig(c),
   };
 }

@@ -7,7 +7,7 @@ export type NoticeReplyClass = '2xx' | '4xx' | '5xx' | 'connection' | 'link_chec
 /** sent: accepted (2xx); failed: recorded as notice_failed; deferred: refused for now, the job retries. */
 export type NoticeResult = 'sent' | 'failed' | 'deferred';
 
-export type SignInOutcome = 'normal' | 'pre_reset' | 'password_change' | 'failed' | 'limited';
+export type SignInOutcome = 'normal' | 'pre_reset' | 'password_change' | 'failed' | 'limited' | 'unavailable';
 
 /**
  * The product's Prometheus metrics, one registry per application (tests run several in one process). Labels are

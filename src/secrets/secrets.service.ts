@@ -1,15 +1,15 @@
 import { randomInt } from 'node:crypto';
-import { BadRequestException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { hasReachableEmail } from '../accounts/reachable-email.js';
 import { canonicalUsername } from '../accounts/identity.js';
 import { AuditService } from '../audit/audit.service.js';
 import { newOpaqueToken, sha256Hex } from '../common/tokens.js';
 import { type AppConfig, parseDuration } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { DirectoryRefusedError, DirectoryUnavailableError } from '../directory/directory-errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { MailTransportService, classifySmtpError } from '../mail/mail-transport.service.js';
 import { PasswordChangeService } from '../passwords/password-change.service.js';
-import { PasswordHasherService } from '../passwords/password-hasher.service.js';
 import { PasswordPolicyService } from '../passwords/password-policy.service.js';
 import { neutralise } from '../notifications/link-free.js';
 import { UserMailRendererService } from '../notifications/user-mail/user-mail-renderer.service.js';
@@ -36,6 +36,13 @@ export interface TemporaryPasswordRequest {
 
 type Tx = Prisma.TransactionClient;
 
+/** A directory that refused the temporary password or did not answer: nothing was issued (the transaction rolled back). */
+function directoryFailure(err: unknown): never {
+  if (err instanceof DirectoryRefusedError) throw new BadRequestException(`nothing was issued: ${err.reason}`);
+  if (err instanceof DirectoryUnavailableError) throw new ServiceUnavailableException(`nothing was issued: ${err.message}; try again when it answers`);
+  throw err;
+}
+
 /** Admin-assisted temporary passwords: generated here, stored encrypted for one view, never shown to the issuer. */
 @Injectable()
 export class SecretsService {
@@ -44,7 +51,6 @@ export class SecretsService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly audit: AuditService,
-    private readonly hasher: PasswordHasherService,
     private readonly policy: PasswordPolicyService,
     private readonly passwords: PasswordChangeService,
     private readonly cipher: SecretCipher,
@@ -67,7 +73,7 @@ export class SecretsService {
     }
     if (request.format) throw new BadRequestException('format is for --external systems; an account gets what its policy preset takes');
     const value = this.generateForAccount(account);
-    const passwordHash = await this.hasher.hash(value);
+    const passwordHash = await this.passwords.hashFor(account, value);
 
     const issued = await this.prisma.$transaction(async (tx) => {
       await this.destroyExpired(tx, actor);
@@ -83,7 +89,7 @@ export class SecretsService {
           details: { secretIds: superseded.map((r) => r.id), username: account.username, why: 'superseded by a newer temporary password' },
         });
       }
-      const { sessionsRevoked, resetLinksRevoked } = await this.passwords.replacePassword(tx, account, passwordHash, 'temporary');
+      const { sessionsRevoked, resetLinksRevoked } = await this.passwords.replacePassword(tx, account, { password: value, passwordHash }, 'temporary');
       const link = await this.storeSecret(tx, value, { accountId: account.id, code, expiresAt, actor });
       await this.audit.record(tx, {
         actor,
@@ -99,10 +105,11 @@ export class SecretsService {
           resetLinksRevoked,
           supersededLinks: superseded.length,
           reason: request.reason,
+          ...(account.directoryDn ? { directory: true } : {}),
         },
       });
       return link;
-    });
+    }, this.passwords.transactionOptions(account)).catch(directoryFailure);
 
     const result: TemporaryPasswordIssuedDto = { ...issued, expiresAt, code };
     if (request.email) result.email = await this.emailLink(account, issued.url, issued.secretId, expiresAt, actor);

@@ -1,9 +1,9 @@
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountsService } from '../../src/accounts/accounts.service.js';
-import { registerAccountsCommands } from '../../src/cli/commands/accounts.commands.js';
 import { csvCell } from '../../src/common/csv.js';
 import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
+import { registerAccountsCommands } from '../../src/cli/commands/accounts.commands.js';
+import { runCommands } from '../support/cli.js';
 import { CSV_HEADER, KNOWN_PASSWORD, accountRow, accountsCsv, csvLine, tempFile } from '../support/factories.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
@@ -172,23 +172,8 @@ describe('account import', () => {
 
   it('resetctl accounts import runs in its own small module and prints the summary', async () => {
     const file = await tempFile(`${CSV_HEADER}\n${csvLine(accountRow(970001, { passwordHash: hash }))}\nshort,row\n`);
-    const saved = { ...process.env };
-    const savedExitCode = process.exitCode;
-    Object.assign(process.env, { DATABASE_URL: t.config.database.url });
-    const printed: string[] = [];
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
-    let exitCode: typeof process.exitCode;
-    try {
-      const program = new Command().exitOverride();
-      registerAccountsCommands(program);
-      await program.parseAsync(['accounts', 'import', file], { from: 'user' });
-      exitCode = process.exitCode;
-    } finally {
-      write.mockRestore();
-      process.env = saved;
-      process.exitCode = savedExitCode;
-    }
-    expect(JSON.parse(printed.join(''))).toMatchObject({ rows: 2, created: 1, rejected: 1 });
+    const { out: output, exitCode } = await runCommands(registerAccountsCommands, [['accounts', 'import', file]], { DATABASE_URL: t.config.database.url });
+    expect(JSON.parse(output)).toMatchObject({ rows: 2, created: 1, rejected: 1 });
     expect(exitCode).toBe(3);
     expect(await t.prisma.account.count({ where: { username: 'user0970001' } })).toBe(1);
     const audit = await t.prisma.auditEntry.findFirst({ where: { action: 'accounts.import' }, orderBy: { id: 'desc' } });
