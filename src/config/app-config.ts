@@ -39,6 +39,10 @@ const configSchema = z.object({
   SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(5),
   MAIL_FROM: z.string().default('Security Team <security@example.invalid>'),
   MAIL_OUTBOX_DIR: z.string().default('var/outbox'),
+  /** DKIM signing: all three or none (the key is a PEM file, read at start-up). */
+  DKIM_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a domain name').optional(),
+  DKIM_SELECTOR: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a DNS label like mail2026').optional(),
+  DKIM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   IMPORT_MAX_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   IMPORT_MAX_LINE_BYTES: z.coerce.number().int().positive().default(64 * 1024),
@@ -71,6 +75,11 @@ const configSchema = z.object({
   NOTICE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(10),
   NOTICE_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
   NOTICE_QUEUE_MAX: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
+}).superRefine((c, ctx) => {
+  const dkim = [c.DKIM_DOMAIN, c.DKIM_SELECTOR, c.DKIM_PRIVATE_KEY_FILE].filter((v) => v !== undefined).length;
+  if (dkim !== 0 && dkim !== 3) {
+    ctx.addIssue({ code: 'custom', path: ['DKIM_DOMAIN'], message: 'set DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE together, or none of them' });
+  }
 });
 
 type ParsedEnv = z.infer<typeof configSchema>;
@@ -81,7 +90,14 @@ export interface AppConfig {
   http: { host: string; port: number; publicUrl: string; secureCookies: boolean };
   database: { url: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
-  mail: { smtpUrl?: string; poolSize: number; from: string; outboxDir: string };
+  mail: {
+    smtpUrl?: string;
+    poolSize: number;
+    from: string;
+    outboxDir: string;
+    /** Every outgoing mail is DKIM-signed for this domain when set. */
+    dkim?: { domain: string; selector: string; privateKeyFile: string };
+  };
   logLevel: ParsedEnv['LOG_LEVEL'];
   imports: { maxBytes: number; maxLineBytes: number };
   sessions: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number };
@@ -121,7 +137,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     http: { host: c.HOST, port: c.PORT, publicUrl: c.PUBLIC_URL.replace(/\/$/, ''), secureCookies: c.PUBLIC_URL.startsWith('https:') },
     database: { url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE },
     redis: { url: c.REDIS_URL, queuePrefix: c.QUEUE_PREFIX },
-    mail: { smtpUrl: c.SMTP_URL, poolSize: c.SMTP_POOL_SIZE, from: c.MAIL_FROM, outboxDir: c.MAIL_OUTBOX_DIR },
+    mail: {
+      smtpUrl: c.SMTP_URL,
+      poolSize: c.SMTP_POOL_SIZE,
+      from: c.MAIL_FROM,
+      outboxDir: c.MAIL_OUTBOX_DIR,
+      dkim: c.DKIM_DOMAIN && c.DKIM_SELECTOR && c.DKIM_PRIVATE_KEY_FILE
+        ? { domain: c.DKIM_DOMAIN, selector: c.DKIM_SELECTOR, privateKeyFile: c.DKIM_PRIVATE_KEY_FILE }
+        : undefined,
+    },
     logLevel: c.LOG_LEVEL,
     imports: { maxBytes: c.IMPORT_MAX_BYTES, maxLineBytes: c.IMPORT_MAX_LINE_BYTES },
     sessions: { idleTimeoutSeconds: c.SESSION_IDLE_TIMEOUT, absoluteTimeoutSeconds: c.SESSION_ABSOLUTE_TIMEOUT },

@@ -30,4 +30,14 @@ describe('loadConfig', () => {
     expect(parseDuration('24h')).toBe(86400);
     expect(() => parseDuration('soon')).toThrow(/duration/);
   });
+
+  it('takes the DKIM settings all together or not at all', () => {
+    expect(loadConfig({}).mail.dkim).toBeUndefined();
+    expect(loadConfig({ DKIM_DOMAIN: 'example.org', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY_FILE: '/k.pem' }).mail.dkim).toEqual({
+      domain: 'example.org',
+      selector: 's1',
+      privateKeyFile: '/k.pem',
+    });
+    expect(() => loadConfig({ DKIM_DOMAIN: 'example.org', DKIM_SELECTOR: 's1' })).toThrowError(/DKIM_DOMAIN.*together/);
+  });
 });
