@@ -1,4 +1,2 @@
 export { MAX_LINK_TTL_MINUTES } from '../notifications/user-mail/reset-tokens.js';
-
-/** The highest notice rate a campaign may be given, per second across all workers. */
-export const MAX_NOTICE_RATE = 10_000;
+export { MAX_NOTICE_RATE } from '../notifications/notices/notice-rate.js';

@@ -39,6 +39,8 @@ const configSchema = z.object({
   SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(5),
   MAIL_FROM: z.string().default('Security Team <security@example.invalid>'),
   MAIL_OUTBOX_DIR: z.string().default('var/outbox'),
+  /** Notices per second across every campaign and worker, what the relay allows; unset: each campaign's rate only. */
+  MAIL_GLOBAL_RATE: z.coerce.number().int().min(1).max(10_000).optional(),
   /** DKIM signing: all three or none (the key is a PEM file, read at start-up). */
   DKIM_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a domain name').optional(),
   DKIM_SELECTOR: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a DNS label like mail2026').optional(),
@@ -95,6 +97,8 @@ export interface AppConfig {
     poolSize: number;
     from: string;
     outboxDir: string;
+    /** Cap on notices per second over all campaigns together. */
+    globalRate?: number;
     /** Every outgoing mail is DKIM-signed for this domain when set. */
     dkim?: { domain: string; selector: string; privateKeyFile: string };
   };
@@ -142,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       poolSize: c.SMTP_POOL_SIZE,
       from: c.MAIL_FROM,
       outboxDir: c.MAIL_OUTBOX_DIR,
+      globalRate: c.MAIL_GLOBAL_RATE,
       dkim: c.DKIM_DOMAIN && c.DKIM_SELECTOR && c.DKIM_PRIVATE_KEY_FILE
         ? { domain: c.DKIM_DOMAIN, selector: c.DKIM_SELECTOR, privateKeyFile: c.DKIM_PRIVATE_KEY_FILE }
         : undefined,
