@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { RedisService } from '../../redis/redis.module.js';
-import { type DomainRates, rateForDomain } from './domain-rates.js';
+import { ANY_DOMAIN, type DomainRates, rateForDomain } from './domain-rates.js';
 import { PACED_UP_TO, paceIntervalMicros } from './notice-rate.js';
 
 /**
@@ -52,6 +52,14 @@ const MIN_HOLD_MICROS = 5_000;
 
 /** How long a domain stays at half rate after it answered 421 or 4.7.x. */
 export const SLOW_DOWN_MS = 10 * 60_000;
+
+export interface EffectiveRate {
+  /** A domain, or `*` for each domain not named. */
+  domain: string;
+  /** Notices per second now: the campaign's rate for the domain, halved while the domain is slowed down. */
+  rate: number;
+  slowedUntil?: Date;
+}
 
 export interface NoticePace {
   campaignId: number;
@@ -136,6 +144,25 @@ export class NoticePacerService {
     if (await this.commands.slowNoticeDomain(this.slowedKey, domain, String(SLOW_DOWN_MS))) {
       this.logger.warn(`${domain} asked to slow down (${reply.slice(0, 120)}): notices to it go at half rate for ${SLOW_DOWN_MS / 60_000} minutes`);
     }
+  }
+
+  /**
+   * What a campaign sends at now, per domain: the named domains and `*` at their configured rates, and every domain
+   * slowed down at half its rate (which for a domain without its own rate is half the campaign's).
+   */
+  async effectiveRates(rate: number, domainRates: DomainRates): Promise<{ campaign: number; global?: number; domains: EffectiveRate[] }> {
+    const slowed = await this.slowedDomains();
+    const named = Object.keys(domainRates).filter((d) => d !== ANY_DOMAIN);
+    const domains = new Set([...named, ...(ANY_DOMAIN in domainRates ? [ANY_DOMAIN] : []), ...slowed.keys()]);
+    return {
+      campaign: rate,
+      global: this.config.mail.globalRate,
+      domains: [...domains].map((domain) => {
+        const until = slowed.get(domain);
+        const configured = rateForDomain(domainRates, domain) ?? rate;
+        return until ? { domain, rate: configured / 2, slowedUntil: until } : { domain, rate: configured };
+      }),
+    };
   }
 
   /** Domains at half rate now, with when that ends. */

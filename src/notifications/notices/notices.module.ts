@@ -10,6 +10,6 @@ import { NoticeSenderService } from './notice-sender.service.js';
 @Module({
   imports: [ProgressModule, TemplatesModule],
   providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
-  exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
+  exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
 })
 export class NoticesModule {}
