@@ -17,6 +17,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { csvRow } from '../common/csv.js';
 import { type Campaign, Prisma } from '../generated/prisma/client.js';
 import type { CampaignStatus, ProgressState } from '../generated/prisma/enums.js';
+import { type DomainRates, formatDomainRates, parseDomainRates } from '../notifications/notices/domain-rates.js';
 import { findLinks, describeProblems, type LinkProblem } from '../notifications/link-free.js';
 import { NoticeQueueService } from '../notifications/notices/notice-queue.service.js';
 import { NoticeRendererService, type NoticeRecipient } from '../notifications/notices/notice-renderer.service.js';
@@ -116,6 +117,7 @@ export class CampaignsService {
     if (input.scope !== 'org_unit' && input.orgUnit) throw new BadRequestException('orgUnit is only accepted with scope "org_unit"');
     const problems = [...findLinks('incidentRef', input.incidentRef), ...findLinks('reason', input.reason)];
     if (problems.length) throw new BadRequestException(`notices must contain no link; remove: ${describeProblems(problems)}`);
+    const domainRates = this.domainRates(input.domainRates);
     const usernames = [...new Set((input.usernames ?? []).map(canonicalUsername).filter(Boolean))];
 
     const campaign = await this.prisma.$transaction(
@@ -128,6 +130,7 @@ export class CampaignsService {
             scope: input.scope,
             scopeOrgUnit: input.orgUnit ?? null,
             noticeRate: input.noticeRate ?? 50,
+            domainRates,
             linkTtlMinutes: input.linkTtlMinutes ?? 30,
             template,
             phrase: newCampaignPhrase(),
@@ -151,6 +154,7 @@ export class CampaignsService {
             orgUnit: created.scopeOrgUnit,
             usernames: usernames.length || undefined,
             noticeRate: created.noticeRate,
+            domainRates: Object.keys(domainRates).length ? formatDomainRates(domainRates) : undefined,
             linkTtlMinutes: created.linkTtlMinutes,
             template,
           },
@@ -160,6 +164,14 @@ export class CampaignsService {
       { maxWait: 10_000, timeout: 120_000 },
     );
     return { campaign, preview: await this.preview(campaign.id) };
+  }
+
+  private domainRates(text: string | undefined): DomainRates {
+    try {
+      return parseDomainRates(text ?? '');
+    } catch (err) {
+      throw new BadRequestException(`domainRates: ${(err as Error).message}`);
+    }
   }
 
   async find(id: number): Promise<Campaign> {

@@ -139,6 +139,12 @@ const configSchema = z.object({
       }
     }, 'not a time zone name (e.g. UTC, Europe/Berlin)'),
   MAIL_OUTBOX_DIR: z.string().default('var/outbox'),
+  /** Notices per second across every campaign and worker, what the relay allows; unset: each campaign's rate only. */
+  MAIL_GLOBAL_RATE: z.coerce.number().int().min(1).max(10_000).optional(),
+  /** DKIM signing: all three or none (the key is a PEM file, read at start-up). */
+  DKIM_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a domain name').optional(),
+  DKIM_SELECTOR: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a DNS label like mail2026').optional(),
+  DKIM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   IMPORT_MAX_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   IMPORT_MAX_LINE_BYTES: z.coerce.number().int().positive().default(64 * 1024),
@@ -206,6 +212,11 @@ const configSchema = z.object({
   DIRECTORY_ATTR_DISPLAY_NAME: z.string().min(1).optional(),
   DIRECTORY_ATTR_ORG_UNIT: z.string().min(1).optional(),
   DIRECTORY_ATTR_LOCALE: z.string().min(1).default('preferredLanguage'),
+}).superRefine((c, ctx) => {
+  const dkim = [c.DKIM_DOMAIN, c.DKIM_SELECTOR, c.DKIM_PRIVATE_KEY_FILE].filter((v) => v !== undefined).length;
+  if (dkim !== 0 && dkim !== 3) {
+    ctx.addIssue({ code: 'custom', path: ['DKIM_DOMAIN'], message: 'set DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE together, or none of them' });
+  }
 });
 
 type ParsedEnv = z.infer<typeof configSchema>;
@@ -292,7 +303,16 @@ export interface AppConfig {
   http: { host: string; port: number; publicUrl: string; secureCookies: boolean; trustProxy: false | number | string[] };
   database: { url: string; poolSize: number };
   redis: { url: string; queuePrefix: string };
-  mail: { smtpUrl?: string; poolSize: number; from: string; outboxDir: string };
+  mail: {
+    smtpUrl?: string;
+    poolSize: number;
+    from: string;
+    outboxDir: string;
+    /** Cap on notices per second over all campaigns together. */
+    globalRate?: number;
+    /** Every outgoing mail is DKIM-signed for this domain when set. */
+    dkim?: { domain: string; selector: string; privateKeyFile: string };
+  };
   /** What users see about who writes to them: the organisation, its help desk, and the zone of every time shown. */
   audience: { organisation?: string; helpdesk?: string; timeZone: string };
   logLevel: ParsedEnv['LOG_LEVEL'];
@@ -386,7 +406,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = configEnvironment()): AppCon
     http: { host: c.HOST, port: c.PORT, publicUrl: c.PUBLIC_URL.replace(/\/$/, ''), secureCookies: c.PUBLIC_URL.startsWith('https:'), trustProxy: c.TRUST_PROXY },
     database: { url: c.DATABASE_URL, poolSize: c.DATABASE_POOL_SIZE },
     redis: { url: c.REDIS_URL, queuePrefix: c.QUEUE_PREFIX },
-    mail: { smtpUrl: c.SMTP_URL, poolSize: c.SMTP_POOL_SIZE, from: c.MAIL_FROM, outboxDir: c.MAIL_OUTBOX_DIR },
+    mail: {
+      smtpUrl: c.SMTP_URL,
+      poolSize: c.SMTP_POOL_SIZE,
+      from: c.MAIL_FROM,
+      outboxDir: c.MAIL_OUTBOX_DIR,
+      globalRate: c.MAIL_GLOBAL_RATE,
+      dkim: c.DKIM_DOMAIN && c.DKIM_SELECTOR && c.DKIM_PRIVATE_KEY_FILE
+        ? { domain: c.DKIM_DOMAIN, selector: c.DKIM_SELECTOR, privateKeyFile: c.DKIM_PRIVATE_KEY_FILE }
+        : undefined,
+    },
     audience: { organisation: c.ORGANISATION_NAME, helpdesk: c.HELPDESK_CONTACT, timeZone: c.TIME_ZONE },
     logLevel: c.LOG_LEVEL,
     cliActor: cliActor(c.SUDO_USER || c.USER),

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { hasGaps } from '../campaigns/campaign-gaps.js';
 import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { roleAllowed } from '../operators/roles.decorator.js';
+import { domainRatesFrom } from '../notifications/notices/domain-rates.js';
+import { NoticePacerService } from '../notifications/notices/notice-pacer.service.js';
 import { TemplatesService } from '../templates/templates.service.js';
 import { CoalescedReads } from '../common/coalesced-reads.js';
 import { WebhookDeliveriesService } from '../integrations/webhooks/webhook-deliveries.service.js';
@@ -60,7 +62,18 @@ export class DashboardViewService {
     private readonly dashboard: DashboardService,
     private readonly templates: TemplatesService,
     private readonly deliveries: WebhookDeliveriesService,
+    private readonly pacer: NoticePacerService,
   ) {}
+
+  /** One line for the campaign page, e.g. "50/s · gmail.com 10/s (slowed down until 09:40 UTC) · any other domain 50/s · all campaigns at most 200/s". */
+  private async sendingRates(campaign: DashboardCampaign): Promise<string> {
+    const rates = await this.pacer.effectiveRates(campaign.noticeRate, domainRatesFrom(campaign.domainRates));
+    const domains = rates.domains.map((d) => {
+      const name = d.domain === '*' ? 'any other domain' : d.domain;
+      return `${name} ${d.rate}/s${d.slowedUntil ? ` (slowed down until ${when(d.slowedUntil)})` : ''}`;
+    });
+    return [`${rates.campaign}/s`, ...domains, ...(rates.global ? [`all campaigns at most ${rates.global}/s`] : [])].join(' · ');
+  }
 
   private chrome(operator: AuthenticatedOperator, alerts: RevisitAlert[]) {
     return {
@@ -140,12 +153,13 @@ export class DashboardViewService {
   /** Everything on a campaign page that does not depend on who is looking. */
   private async campaignPageData(id: number, after: number): Promise<Record<string, unknown>> {
     const { campaign, funnel } = await this.dashboard.campaign(id);
-    const [numbers, aggregates, pending, failures, gaps] = await Promise.all([
+    const [numbers, aggregates, pending, failures, gaps, sendingRates] = await Promise.all([
       this.liveNumbers(campaign, funnel),
       this.dashboard.campaignAggregates(campaign),
       this.dashboard.pending(id, after, PENDING_PAGE + 1),
       this.dashboard.noticeFailures(id),
       this.dashboard.gaps(campaign),
+      this.sendingRates(campaign),
     ]);
     const page = pending.slice(0, PENDING_PAGE);
     return {
@@ -158,6 +172,7 @@ export class DashboardViewService {
         launchedAt: when(campaign.launchedAt),
         createdAt: when(campaign.createdAt),
         noticeRate: campaign.noticeRate,
+        sendingRates,
       },
       n: numbers,
       gaps: {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { NoticesModule } from '../notifications/notices/notices.module.js';
 import { TemplatesModule } from '../templates/templates.module.js';
 import { IntegrationsModule } from '../integrations/integrations.module.js';
 import { DashboardViewService } from './dashboard-view.service.js';
@@ -7,7 +8,7 @@ import { DashboardService } from './dashboard.service.js';
 
 /** The managers' completion dashboard. */
 @Module({
-  imports: [TemplatesModule, IntegrationsModule],
+  imports: [TemplatesModule, IntegrationsModule, NoticesModule],
   controllers: [DashboardController],
   providers: [DashboardService, DashboardViewService],
   exports: [DashboardService],

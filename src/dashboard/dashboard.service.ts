@@ -28,7 +28,7 @@ const ALERTS_TTL_MS = 10_000;
 /** The campaign columns the dashboard shows. */
 export type DashboardCampaign = Pick<
   Campaign,
-  'id' | 'name' | 'incidentRef' | 'reason' | 'status' | 'noticeRate' | 'createdAt' | 'launchedAt' | 'completedAt' | 'cancelledAt'
+  'id' | 'name' | 'incidentRef' | 'reason' | 'status' | 'noticeRate' | 'domainRates' | 'createdAt' | 'launchedAt' | 'completedAt' | 'cancelledAt'
 >;
 
 export interface CampaignSummary {
@@ -109,7 +109,7 @@ export class DashboardService {
   /** The campaign with its counters, in one query. */
   async campaign(id: number): Promise<{ campaign: DashboardCampaign; funnel: Funnel }> {
     const [row] = await this.prisma.$queryRaw<(DashboardCampaign & { counts: Partial<StateCounts> })[]>(Prisma.sql`
-      SELECT c.id, c.name, c.incident_ref AS "incidentRef", c.reason, c.status::text AS status, c.notice_rate AS "noticeRate",
+      SELECT c.id, c.name, c.incident_ref AS "incidentRef", c.reason, c.status::text AS status, c.notice_rate AS "noticeRate", c.domain_rates AS "domainRates",
              c.created_at AS "createdAt", c.launched_at AS "launchedAt", c.completed_at AS "completedAt", c.cancelled_at AS "cancelledAt",
              ${COUNTS_COLUMN}
       FROM campaigns c WHERE c.id = ${id}`);

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import nodemailer, { type Transporter } from 'nodemailer';
+import type DKIM from 'nodemailer/lib/dkim/index.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 
@@ -32,6 +34,18 @@ export function classifySmtpError(error: unknown): SmtpFailure {
   return { permanent, reply: err.responseCode ? reply : `${err.code ?? 'ERROR'}: ${reply}`, replyClass };
 }
 
+/** Reads the DKIM key once at start-up, so a missing or unreadable key stops the process instead of a send. */
+function dkimOptions(dkim: { domain: string; selector: string; privateKeyFile: string }): DKIM.Options {
+  let privateKey: string;
+  try {
+    privateKey = readFileSync(dkim.privateKeyFile, 'utf8');
+  } catch (err) {
+    throw new Error(`DKIM_PRIVATE_KEY_FILE ${dkim.privateKeyFile} cannot be read: ${(err as Error).message}`);
+  }
+  if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(privateKey)) throw new Error(`DKIM_PRIVATE_KEY_FILE ${dkim.privateKeyFile} is not a PEM private key`);
+  return { domainName: dkim.domain, keySelector: dkim.selector, privateKey };
+}
+
 /** Connections kept for mail a user is waiting for (reset links, secret links), apart from the notice pool. */
 const USER_MAIL_CONNECTIONS = 2;
 
@@ -47,14 +61,16 @@ export class MailTransportService implements OnModuleDestroy {
   private readonly notices: Transporter;
   private readonly userMail: Transporter;
   readonly outboxDir?: string;
+  private readonly dkim?: DKIM.Options;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.dkim = config.mail.dkim && dkimOptions(config.mail.dkim);
     if (config.mail.smtpUrl) {
       this.notices = this.smtpTransport(config.mail.smtpUrl, config.mail.poolSize);
       this.userMail = this.smtpTransport(config.mail.smtpUrl, USER_MAIL_CONNECTIONS);
     } else {
       this.outboxDir = path.resolve(config.mail.outboxDir);
-      this.notices = this.userMail = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+      this.notices = this.userMail = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix', dkim: this.dkim });
     }
   }
 
@@ -75,13 +91,15 @@ export class MailTransportService implements OnModuleDestroy {
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 30_000,
+      dkim: this.dkim,
     });
   }
 
   describe(): string {
-    if (this.outboxDir) return `mail goes to the dev outbox ${this.outboxDir} as .eml files (set SMTP_URL to send over SMTP)`;
+    const signed = this.dkim ? `, DKIM-signed for ${this.dkim.domainName} (selector ${this.dkim.keySelector})` : '';
+    if (this.outboxDir) return `mail goes to the dev outbox ${this.outboxDir} as .eml files${signed} (set SMTP_URL to send over SMTP)`;
     const url = new URL(this.config.mail.smtpUrl!);
-    return `mail goes over SMTP to ${url.hostname}:${url.port} (pool of ${this.config.mail.poolSize} for notices, ${USER_MAIL_CONNECTIONS} for user mail)`;
+    return `mail goes over SMTP to ${url.hostname}:${url.port} (pool of ${this.config.mail.poolSize} for notices, ${USER_MAIL_CONNECTIONS} for user mail)${signed}`;
   }
 
   /** Sends mail a user is waiting for; throws the transport's error (see classifySmtpError) when it is refused. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../../src/audit/audit.service.js';
+import { NoticePacerService } from '../../src/notifications/notices/notice-pacer.service.js';
 import { QUEUE_BOARD_PATH } from '../../src/operators/operator-tools.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { advance, seedCampaign, signIn } from './dashboard-fixtures.js';
@@ -73,6 +74,13 @@ describe('completion dashboard', () => {
     expect(body).toContain('550 5.1.1 &lt;&#x3D;cmd|calc&gt;: mailbox unavailable');
     expect(body).toContain('<script src="/assets/dashboard.js" defer></script>');
     expect(body).not.toMatch(/<script>(?!<)/);
+  });
+
+  it('shows the rates the campaign sends at now, per domain, with a slowed-down domain at half its rate', async () => {
+    await t.prisma.campaign.update({ where: { id: campaignId }, data: { domainRates: { 'gmail.com': 20, '*': 40 } } });
+    await t.get(NoticePacerService).slowDown('outlook.com', '421 4.7.0 Too many messages, try again later');
+    const { body } = await html(`/dashboard/campaigns/${campaignId}`, manager.cookie);
+    expect(body).toMatch(/Sending at 50\/s · gmail\.com 20\/s · any other domain 40\/s · outlook\.com 20\/s \(slowed down until \d{4}-\d\d-\d\d \d\d:\d\d UTC\)</);
   });
 
   it('computes time-to-reset percentiles from flagged_at to completed_at', async () => {

@@ -43,9 +43,10 @@ describe('notice throttle', () => {
     const pacer = t.get(NoticePacerService);
     const paced = pacer.waitForSlot.bind(pacer);
     const starts: number[] = [];
-    pacer.waitForSlot = async (campaignId, rate) => {
-      await paced(campaignId, rate);
-      starts.push(performance.now());
+    pacer.waitForSlot = async (pace) => {
+      const result = await paced(pace);
+      if (!result) starts.push(performance.now());
+      return result;
     };
     const campaigns = t.get(CampaignsService);
     const { campaign } = await campaigns.create({ name: 'Throttle', incidentRef: 'INC-2', reason: 'Test.', scope: 'all', noticeRate: RATE }, 'test');

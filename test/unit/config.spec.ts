@@ -79,6 +79,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LIMIT_NETWORKS: '10.20.0.0/16:0' })).toThrowError(/LIMIT_NETWORKS/);
     expect(() => loadConfig({ LIMIT_NETWORKS: 'office:100' })).toThrowError(/LIMIT_NETWORKS/);
   });
+
+  it('takes the DKIM settings all together or not at all', () => {
+    expect(loadConfig({}).mail.dkim).toBeUndefined();
+    expect(loadConfig({ DKIM_DOMAIN: 'example.org', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY_FILE: '/k.pem' }).mail.dkim).toEqual({
+      domain: 'example.org',
+      selector: 's1',
+      privateKeyFile: '/k.pem',
+    });
+    expect(() => loadConfig({ DKIM_DOMAIN: 'example.org', DKIM_SELECTOR: 's1' })).toThrowError(/DKIM_DOMAIN.*together/);
+  });
 });
 
 describe('the configuration file', () => {

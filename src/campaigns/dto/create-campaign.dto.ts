@@ -48,6 +48,15 @@ export class CreateCampaignDto {
   @Max(MAX_NOTICE_RATE)
   noticeRate?: number;
 
+  @ApiPropertyOptional({
+    example: 'gmail.com=20,outlook.com=20,*=50',
+    description: 'Notices per second per recipient domain on top of noticeRate, shared with every other campaign; `*` is the rate of each domain not named',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  domainRates?: string;
+
   @ApiPropertyOptional({ default: 30, description: 'Lifetime of the reset links users ask for, in minutes (at most 24 h)' })
   @IsOptional()
   @IsInt()

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { CampaignPreview, CampaignProgress } from '../../campaigns/campaigns.service.js';
 import { MAX_CANARY, MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
 import { parseDuration } from '../../config/app-config.js';
+import { parseDomainRates } from '../../notifications/notices/domain-rates.js';
 import { describeProblems } from '../../notifications/link-free.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
 import { positiveInt, print, withApp } from '../cli-runner.js';
@@ -25,6 +26,16 @@ function canarySize(value: string): number {
   const n = positiveInt(value);
   if (n > MAX_CANARY) throw new InvalidArgumentError(`a canary is at most ${MAX_CANARY} notices`);
   return n;
+}
+
+/** Checks the list as the service will, so a typo is reported before the app starts; passed on as written. */
+function domainRates(value: string): string {
+  try {
+    parseDomainRates(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
 }
 
 function linkTtlMinutes(value: string): number {
@@ -94,9 +105,10 @@ export function registerCampaignCommands(program: Command): void {
     .option('--usernames <file>', 'a file with one username per line')
     .option('--org-unit <unit>', 'every account of this org unit')
     .option('--rate <n>', 'notices per second across all workers', noticeRate, 50)
+    .option('--domain-rate <list>', 'notices per second per recipient domain, shared by all campaigns, e.g. gmail.com=20,outlook.com=20,*=50', domainRates)
     .option('--link-ttl <duration>', 'lifetime of the reset links users ask for (1m to 24h)', linkTtlMinutes, 30)
     .option('--template <name>', 'notice template under templates/mail', 'breach-notice')
-    .action(async (opts: { name: string; incident: string; reason: string; all?: boolean; usernames?: string; orgUnit?: string; rate: number; linkTtl: number; template: string }) => {
+    .action(async (opts: { name: string; incident: string; reason: string; all?: boolean; usernames?: string; orgUnit?: string; rate: number; domainRate?: string; linkTtl: number; template: string }) => {
       const scopes = [opts.all, opts.usernames, opts.orgUnit].filter(Boolean).length;
       if (scopes !== 1) throw new InvalidArgumentError('give exactly one of --all, --usernames FILE, --org-unit X');
       const usernames = opts.usernames ? await readUsernames(opts.usernames) : undefined;
@@ -111,6 +123,7 @@ export function registerCampaignCommands(program: Command): void {
             usernames,
             orgUnit: opts.orgUnit,
             noticeRate: opts.rate,
+            domainRates: opts.domainRate,
             linkTtlMinutes: opts.linkTtl,
             template: opts.template,
           },

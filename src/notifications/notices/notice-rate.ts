@@ -1,3 +1,6 @@
+/** The highest notice rate a campaign (or a recipient domain) may be given, per second across all workers. */
+export const MAX_NOTICE_RATE = 10_000;
+
 export interface RateLimit {
   max: number;
   duration: number;

@@ -10,12 +10,20 @@ import { MetricsService, type NoticeReplyClass } from '../../metrics/metrics.ser
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { describeProblems } from '../link-free.js';
+import { domainRatesFrom, isSlowDown, recipientDomain } from './domain-rates.js';
 import { ACCOUNT_DISABLED, NO_VERIFIED_EMAIL, NoticeQueueService } from './notice-queue.service.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
 
 /** A refusal worth retrying (4xx, dropped connection, timeout); BullMQ retries it with backoff, inside the throttle. */
 export class TransientNoticeError extends Error {}
+
+/** The notice's domain or the global cap has no slot soon: the job is put off by `delayMs`, not counted as an attempt. */
+export class NoticeDeferredError extends Error {
+  constructor(readonly delayMs: number) {
+    super(`put off for ${delayMs} ms by domain or global pacing`);
+  }
+}
 
 export type NoticeOutcome = 'sent' | 'failed' | 'skipped';
 
@@ -24,6 +32,7 @@ interface NoticeRow {
   status: CampaignStatus;
   canary_remaining: number | null;
   notice_rate: number;
+  domain_rates: unknown;
   incident_ref: string;
   reason: string;
   phrase: string;
@@ -37,7 +46,7 @@ interface NoticeRow {
 }
 
 const LOCK_NOTICE_ROW = `
-  SELECT ca.state, c.status, c.canary_remaining, c.notice_rate, c.incident_ref, c.reason, c.phrase, c.template,
+  SELECT ca.state, c.status, c.canary_remaining, c.notice_rate, c.domain_rates, c.incident_ref, c.reason, c.phrase, c.template,
          a.username, a.display_name, a.email, a.email_verified AS "emailVerified", a.locale, a.disabled
   FROM campaign_accounts ca
   JOIN campaigns c ON c.id = ca.campaign_id
@@ -115,7 +124,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     try {
       return await this.sendLocked(client, campaignId, accountId, finalAttempt, () => (delivered = true));
     } catch (err) {
-      if (err instanceof TransientNoticeError) throw err;
+      if (err instanceof TransientNoticeError || err instanceof NoticeDeferredError) throw err;
       broken ??= err as Error;
       if (!delivered) throw err;
       // The server accepted the notice but the database lost the transaction (a restart, a dropped connection):
@@ -158,13 +167,19 @@ export class NoticeSenderService implements OnModuleDestroy {
       }
       canaryDone = taken.rows[0].canary_remaining === 0;
     }
-    await this.pacer.waitForSlot(campaignId, row.notice_rate);
+    const domain = recipientDomain(row.email);
+    const paced = await this.pacer.waitForSlot({ campaignId, rate: row.notice_rate, domain, domainRates: domainRatesFrom(row.domain_rates) });
+    if (paced) {
+      await client.query('ROLLBACK');
+      throw new NoticeDeferredError(paced.deferMs);
+    }
     const sending = this.metrics.noticeSendSeconds.startTimer();
     try {
       await this.mail.sendNotice({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
     } catch (err) {
       sending();
       const failure = classifySmtpError(err);
+      if (!failure.permanent && isSlowDown(failure.reply)) await this.pacer.slowDown(domain, failure.reply);
       if (failure.permanent || finalAttempt) return this.fail(client, campaignId, accountId, failure.reply, failure.replyClass);
       await client.query('ROLLBACK');
       this.metrics.notices.inc({ campaign_id: campaignId, result: 'deferred', reply_class: failure.replyClass });

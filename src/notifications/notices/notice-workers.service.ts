@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
@@ -8,7 +8,7 @@ import { JOBS, type SendNoticeJob, noticeQueueName } from '../../queues/queue-na
 import { redisConnectionOptions } from '../../queues/queues.module.js';
 import { sendSlotsFor } from './notice-rate.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
-import { type NoticeOutcome, NoticeSenderService } from './notice-sender.service.js';
+import { NoticeDeferredError, type NoticeOutcome, NoticeSenderService } from './notice-sender.service.js';
 
 /**
  * A new worker sends one notice at a time until it has sent WARM_UP_SENDS, or WARM_UP_MS have passed since its first
@@ -55,13 +55,20 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
   /** Processor: thin; the sender checks the database before doing anything. Counts the sends of the warm-up. */
   @HandlesJob(JOBS.sendNotice)
   private processorFor(campaignId: number) {
-    return async (job: Job<SendNoticeJob>): Promise<NoticeOutcome> => {
+    return async (job: Job<SendNoticeJob>, token?: string): Promise<NoticeOutcome> => {
       const entry = this.workers.get(campaignId);
       if (entry && entry.firstJobAt === undefined) {
         entry.firstJobAt = performance.now();
         setTimeout(() => void this.reconcile(), WARM_UP_MS).unref();
       }
-      const outcome = await this.sender.send(job.data.campaignId, job.data.accountId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+      let outcome: NoticeOutcome;
+      try {
+        outcome = await this.sender.send(job.data.campaignId, job.data.accountId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+      } catch (err) {
+        if (!(err instanceof NoticeDeferredError)) throw err;
+        await job.moveToDelayed(Date.now() + err.delayMs, token);
+        throw new DelayedError();
+      }
       if (entry && outcome !== 'skipped' && ++entry.sent === WARM_UP_SENDS) void this.reconcile();
       return outcome;
     };

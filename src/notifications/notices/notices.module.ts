@@ -12,6 +12,6 @@ import { NoticeSenderService } from './notice-sender.service.js';
 @Module({
   imports: [AuditModule, ProgressModule, TemplatesModule],
   providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService, NoticeBacklogMetrics],
-  exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService],
+  exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
 })
 export class NoticesModule {}

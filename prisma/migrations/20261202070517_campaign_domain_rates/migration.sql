@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "campaigns" ADD COLUMN     "domain_rates" JSONB NOT NULL DEFAULT '{}';
