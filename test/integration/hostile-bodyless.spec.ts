@@ -5,6 +5,7 @@ import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/com
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { ModulesContainer } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationsService } from '../../src/integrations/applications/applications.service.js';
 import { OperatorsService } from '../../src/operators/operators.service.js';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
 import { createCampaign, flagAccounts, seedAccount } from '../support/auth-flow.js';
@@ -80,6 +81,10 @@ describe('routes that take no body', () => {
     createCampaign(t).then((c) => t.prisma.campaign.update({ where: { id: c.id }, data: { status, scope: 'all', launchedAt: status === 'draft' ? null : c.launchedAt } }));
   const campaignState = (id: number) => t.prisma.campaign.findUniqueOrThrow({ where: { id }, select: { status: true, launchedAt: true, updatedAt: true } });
   const audited = (action: string) => t.prisma.auditEntry.count({ where: { action } });
+  const application = async () => {
+    const { name } = await t.get(ApplicationsService).create({ name: `bodyless-app${++seq}`, returnOrigins: ['https://portal.example.org'], webhookUrl: 'http://127.0.0.1:9/hooks' }, 'test');
+    return { name, state: () => t.prisma.application.findUniqueOrThrow({ where: { name } }) };
+  };
 
   /** Per route: a fresh target, and what a call that went through would change. */
   const table: Record<string, () => Promise<{ path: string; state: () => Promise<unknown> }>> = {
@@ -111,6 +116,26 @@ describe('routes that take no body', () => {
       await t.get(OperatorsService).create(username, 'manager', 'test');
       const { id } = await t.get(OperatorsService).createToken(username, 'extra', 'test');
       return { path: `/api/operators/tokens/${id}`, state: async () => [(await t.prisma.apiToken.findUniqueOrThrow({ where: { id } })).revokedAt, await audited('operator.token.revoke')] };
+    },
+    'POST /api/apps/:name/disable': async () => {
+      const app = await application();
+      return { path: `/api/apps/${app.name}/disable`, state: async () => [(await app.state()).enabled, await audited('application.disable')] };
+    },
+    'POST /api/apps/:name/rotate-key': async () => {
+      const app = await application();
+      return { path: `/api/apps/${app.name}/rotate-key`, state: async () => [(await app.state()).keyHash, await audited('application.key.rotate')] };
+    },
+    'POST /api/apps/:name/rotate-secret': async () => {
+      const app = await application();
+      return { path: `/api/apps/${app.name}/rotate-secret`, state: async () => [(await app.state()).secretCiphertext, await audited('application.secret.rotate')] };
+    },
+    'POST /api/apps/deliveries/:id/redeliver': async () => {
+      const app = await application();
+      const { id: applicationId } = await app.state();
+      const { id } = await t.prisma.webhookDelivery.create({
+        data: { applicationId, webhookId: `msg_bodyless${++seq}`, type: 'account.flagged', payload: {}, status: 'failed' },
+      });
+      return { path: `/api/apps/deliveries/${id}/redeliver`, state: async () => [await t.prisma.webhookDelivery.findUniqueOrThrow({ where: { id } }), await audited('application.webhook.redeliver')] };
     },
   };
   /** Routes without @Body() that read the request stream themselves (marked @ReadsBodyStream()). */

@@ -346,7 +346,8 @@ describe('hostile HTTP input', () => {
       ['gzip JSON', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync(JSON.stringify({ name: 'a'.repeat(8 * 1024 * 1024) }))],
       ['deflate form', { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'deflate' }, deflateSync(`name=${'a'.repeat(8 * 1024 * 1024)}`)],
     ];
-    const routes = writeRoutes(t);
+    // The import reads its own body as a stream, after authentication, up to IMPORT_MAX_BYTES (tested with it).
+    const routes = writeRoutes(t).filter((r) => r.route !== 'POST /api/accounts/import');
     expect(routes.length).toBeGreaterThanOrEqual(20);
     for (const { method, route, path } of routes) {
       for (const [kind, headers, body] of bodies) {

@@ -7,6 +7,7 @@ const ID_ROUTES = [
   'GET /api/campaigns/:id',
   'PATCH /api/campaigns/:id',
   'GET /api/campaigns/:id/preview',
+  'GET /api/campaigns/:id/unknown-usernames',
   'POST /api/campaigns/:id/launch',
   'POST /api/campaigns/:id/pause',
   'POST /api/campaigns/:id/resume',
@@ -20,6 +21,7 @@ const ID_ROUTES = [
   'GET /dashboard/campaigns/:id/live.json',
   'GET /dashboard/campaigns/:id/pending.csv',
   'DELETE /api/operators/tokens/:id',
+  'POST /api/apps/deliveries/:id/redeliver',
 ];
 /** Numeric query parameters, on every route that takes them (`{id}` is an existing campaign). */
 const QUERY_ROUTES = [

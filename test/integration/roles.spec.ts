@@ -2,21 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, createCampaign, flagAccounts, seedAccount } from '../support/auth-flow.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 import { signIn } from './dashboard-fixtures.js';
+import { connectApplication } from '../support/gate.js';
 
 /**
  * Who may call what, written out by hand and reviewed like code: the test checks the running app against this
  * table and never reads the @Roles metadata. Operators: `admin`, `responder`, `manager` (with a bearer token, and
  * for GETs with a dashboard session too). End users: `anonymous` (no session at all), and the session kinds
- * `full`, `pre_reset`, `password_change`. A route admits exactly the principals listed; every other one is refused.
+ * `full`, `pre_reset`, `password_change`. A connected application's key (`application`) is a principal of its own, which
+ * on user pages is a caller with no session. A route admits exactly the principals listed; every other one is refused.
  */
-type Principal = 'admin' | 'responder' | 'manager' | 'anonymous' | 'full' | 'pre_reset' | 'password_change';
+type Principal = 'admin' | 'responder' | 'manager' | 'application' | 'anonymous' | 'full' | 'pre_reset' | 'password_change';
 
 const OPERATOR_PRINCIPALS = ['admin', 'responder', 'manager'] as const;
 const USER_PRINCIPALS = ['anonymous', 'full', 'pre_reset', 'password_change'] as const;
-const ALL_PRINCIPALS: readonly Principal[] = [...OPERATOR_PRINCIPALS, ...USER_PRINCIPALS];
+const ALL_PRINCIPALS: readonly Principal[] = [...OPERATOR_PRINCIPALS, 'application', ...USER_PRINCIPALS];
 
 /** Pages for anyone, except a restricted session (pre_reset, password_change) that must finish its reset first. */
-const UNRESTRICTED: Principal[] = ['admin', 'responder', 'manager', 'anonymous', 'full'];
+const UNRESTRICTED: Principal[] = ['admin', 'responder', 'manager', 'application', 'anonymous', 'full'];
 
 const ACCESS: Record<string, Principal[]> = {
   // Operators' JSON API
@@ -45,6 +47,16 @@ const ACCESS: Record<string, Principal[]> = {
   'GET /api/campaigns/:id/accounts': ['admin', 'responder', 'manager'],
   'GET /api/campaigns/:id/notices/failed': ['admin', 'responder', 'manager'],
   'POST /api/campaigns/:id/notices/retry': ['admin', 'responder'],
+  'POST /api/apps': ['admin'],
+  'GET /api/apps': ['admin'],
+  'GET /api/apps/:name': ['admin'],
+  'POST /api/apps/:name/disable': ['admin'],
+  'POST /api/apps/:name/rotate-key': ['admin'],
+  'POST /api/apps/:name/rotate-secret': ['admin'],
+  'GET /api/apps/:name/deliveries': ['admin'],
+  'POST /api/apps/deliveries/:id/redeliver': ['admin'],
+  // Connected applications' gate: their key and nothing else
+  'POST /api/gate/sign-in': ['application'],
   // OpenAPI (Express-level, behind operatorAccess)
   'GET /api/docs': ['admin', 'responder', 'manager'],
   'GET /api/docs-json': ['admin', 'responder', 'manager'],
@@ -69,14 +81,15 @@ const ACCESS: Record<string, Principal[]> = {
   'GET /login': UNRESTRICTED,
   'POST /login': UNRESTRICTED,
   'GET /account': ['full'],
-  'POST /logout': ['admin', 'responder', 'manager', 'anonymous', 'full', 'pre_reset', 'password_change'],
+  'POST /logout': ['admin', 'responder', 'manager', 'application', 'anonymous', 'full', 'pre_reset', 'password_change'],
   'GET /pre-reset': ['pre_reset'],
   'POST /pre-reset/send-link': ['pre_reset'],
-  'GET /reset/:token': ['admin', 'responder', 'manager', 'anonymous', 'full', 'pre_reset'],
-  'POST /reset/:token/sign-in': ['admin', 'responder', 'manager', 'anonymous', 'full', 'pre_reset'],
+  'GET /reset/:token': ['admin', 'responder', 'manager', 'application', 'anonymous', 'full', 'pre_reset'],
+  'POST /reset/:token/sign-in': ['admin', 'responder', 'manager', 'application', 'anonymous', 'full', 'pre_reset'],
   'POST /reset/:token': ['pre_reset'],
   'GET /password/change': ['password_change'],
   'POST /password/change': ['password_change'],
+  'GET /gate/handoff/:token': ALL_PRINCIPALS as Principal[],
   'GET /secret/:token': UNRESTRICTED,
   'POST /secret/:token/reveal': UNRESTRICTED,
   'GET /health': UNRESTRICTED,
@@ -114,7 +127,8 @@ function refused(status: number, body: string): boolean {
 describe('who may call each route', () => {
   let t: TestApp;
   let routes: string[];
-  const tokens = {} as Record<(typeof OPERATOR_PRINCIPALS)[number], string>;
+  let campaignId: number;
+  const tokens = {} as Record<(typeof OPERATOR_PRINCIPALS)[number] | 'application', string>;
   const operatorCookies = {} as Record<(typeof OPERATOR_PRINCIPALS)[number], string>;
   const userCookies = {} as Record<(typeof USER_PRINCIPALS)[number], string>;
 
@@ -124,7 +138,9 @@ describe('who may call each route', () => {
       tokens[role] = await t.operatorToken(role);
       operatorCookies[role] = (await signIn(t, role)).cookie;
     }
+    tokens.application = (await connectApplication(t, { name: 'roles', returnOrigins: ['https://portal.example.org'], webhookUrl: 'http://127.0.0.1:9/hooks' })).key;
     const campaign = await createCampaign(t);
+    campaignId = campaign.id;
     const full = await seedAccount(t, { password: 'a full session password' });
     const flagged = await seedAccount(t, { password: 'a pre-reset session password' });
     const expired = await seedAccount(t, { password: 'a temporary password here', passwordExpired: true });
@@ -165,7 +181,7 @@ describe('who may call each route', () => {
     for (const route of Object.keys(ACCESS)) {
       for (const principal of ALL_PRINCIPALS) {
         const headers =
-          principal === 'admin' || principal === 'responder' || principal === 'manager'
+          principal === 'admin' || principal === 'responder' || principal === 'manager' || principal === 'application'
             ? { authorization: `Bearer ${tokens[principal]}` }
             : userCookies[principal]
               ? { cookie: userCookies[principal] }
@@ -223,7 +239,7 @@ describe('who may call each route', () => {
     const board = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${tokens.responder}` } });
     expect(board.status).toBe(200);
     const names = ((await board.json()) as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['campaigns', 'user-mail']);
+    expect(names).toEqual(['campaigns', `notices-${campaignId}`, 'user-mail', 'webhooks']);
     const page = await fetch(`${t.baseUrl}/admin/queues`, { headers: { cookie: operatorCookies.admin } });
     expect(page.status).toBe(200);
     const write = await fetch(`${t.baseUrl}/admin/queues/api/queues/campaigns/pause`, { method: 'PUT', headers: { cookie: operatorCookies.admin, 'sec-fetch-site': 'cross-site' } });

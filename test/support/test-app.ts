@@ -30,7 +30,7 @@ export async function createTestApp(env: Record<string, string | undefined> = {}
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
     QUEUE_PREFIX: `test-${randomBytes(4).toString('hex')}`,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
     TRUST_PROXY: 'loopback',
     ...env,
