@@ -7,6 +7,7 @@ import { ApplicationsService } from './applications/applications.service.js';
 import { ApplicationKeyGuard } from './gate/application-key.guard.js';
 import { GateController } from './gate/gate.controller.js';
 import { GateService } from './gate/gate.service.js';
+import { WebhookBacklogMetrics } from './webhooks/webhook-backlog.metrics.js';
 import { WebhookDeliveriesController } from './webhooks/webhook-deliveries.controller.js';
 import { WebhookDeliveriesService } from './webhooks/webhook-deliveries.service.js';
 import { WebhookSenderService } from './webhooks/webhook-sender.service.js';
@@ -15,7 +16,7 @@ import { WebhookSenderService } from './webhooks/webhook-sender.service.js';
 @Module({
   imports: [AuditModule, ApplicationEventsModule],
   controllers: [ApplicationsController, WebhookDeliveriesController, GateController],
-  providers: [ApplicationsService, GateService, ApplicationKeyGuard, WebhookDeliveriesService, WebhookSenderService, SecretCipher],
+  providers: [ApplicationsService, GateService, ApplicationKeyGuard, WebhookDeliveriesService, WebhookSenderService, SecretCipher, WebhookBacklogMetrics],
   exports: [ApplicationsService, WebhookDeliveriesService, ApplicationEventsModule],
 })
 export class IntegrationsModule {}

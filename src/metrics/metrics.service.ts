@@ -9,6 +9,9 @@ export type NoticeResult = 'sent' | 'failed' | 'deferred';
 
 export type SignInOutcome = 'normal' | 'pre_reset' | 'password_change' | 'failed' | 'limited' | 'unavailable';
 
+/** How one webhook attempt ended: delivered, refused or unanswered with retries left, or given up. */
+export type WebhookResult = 'delivered' | 'retrying' | 'failed';
+
 /**
  * The product's Prometheus metrics, one registry per application (tests run several in one process). Labels are
  * bounded: a campaign id, a fixed outcome or class, never a username or an address. Counters are this process's
@@ -47,7 +50,7 @@ export class MetricsService {
 
   readonly signIns = new Counter({
     name: 'reset_sign_ins_total',
-    help: 'User sign-ins by outcome (normal, pre_reset, password_change, failed, limited)',
+    help: 'User sign-ins by outcome (normal, pre_reset, password_change, failed, limited, unavailable)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -56,6 +59,20 @@ export class MetricsService {
     name: 'reset_resets_completed_total',
     help: 'Flagged accounts whose new password completed them in a campaign, by campaign',
     labelNames: ['campaign_id'] as const,
+    registers: [this.registry],
+  });
+
+  readonly gateDecisions = new Counter({
+    name: 'reset_gate_decisions_total',
+    help: "Connected applications' gate questions by decision (continue, pre_reset, password_change)",
+    labelNames: ['decision'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: 'reset_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by result (delivered, retrying, failed)',
+    labelNames: ['result'] as const,
     registers: [this.registry],
   });
 

@@ -44,6 +44,17 @@ describe('the gate', () => {
     expect(await t.get(RedisService).keys(`${t.config.redis.queuePrefix}:gate-handoff:*`)).toEqual([]);
   });
 
+  it('knows a flagged user whatever Unicode form or case the application passes the name in', async () => {
+    const campaign = await createCampaign(t);
+    // Stored canonical (NFC, lower case) as the import stores it.
+    const flagged = await gateAccount(t, portal, { username: 'garcí0.gate' });
+    await flagAccounts(t, campaign.id, [flagged.id]);
+    for (const typed of ['garcí0.gate', 'garci\u03010.gate', 'GARCÍ0.GATE', ' Garcí0.Gate ']) {
+      const reply = await gateSignIn(t.baseUrl, portal.key, { username: typed, returnTo: RETURN_TO });
+      expect(reply.json.decision, JSON.stringify(typed)).toBe('pre_reset');
+    }
+  });
+
   it('hands a flagged user to the pre-reset page, which shows the campaign phrase; the handoff works once', async () => {
     const campaign = await createCampaign(t);
     const flagged = await gateAccount(t, portal);

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationEventsService } from '../../src/application-events/application-events.service.js';
 import { CampaignsService } from '../../src/campaigns/campaigns.service.js';
-import { Browser, LINK_SUBJECT, csrfFrom, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
+import { Prisma } from '../../src/generated/prisma/client.js';
+import { Browser, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, resetTokenFrom, seedAccount } from '../support/auth-flow.js';
+import { WebhookReceiver, connectApplication, gateAccount, gateSignIn } from '../support/gate.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
@@ -57,6 +60,7 @@ describe('/metrics', () => {
       NOTICE_MAX_ATTEMPTS: '2',
       NOTICE_RETRY_DELAY_MS: '10',
       LOGIN_FAILURES_PER_ACCOUNT: '2',
+      WEBHOOK_RETRY_DELAY_MS: '50',
     });
   });
   afterAll(async () => {
@@ -147,5 +151,56 @@ describe('/metrics', () => {
     expect(value(after, 'reset_audit_appends_total')).toBe(auditEntries);
     // No label carries a username or an address.
     expect(after.some((s) => Object.values(s.labels).some((v) => /@|alice|dave|user\d/.test(v)))).toBe(false);
+  });
+
+  it('counts gate decisions and webhook deliveries, and reports the pending backlog per application', async () => {
+    const up = await new WebhookReceiver().start();
+    const down = await new WebhookReceiver().start();
+    try {
+      const portal = await connectApplication(t, { name: 'metrics-portal', returnOrigins: ['https://portal.example.org'], webhookUrl: up.url });
+      const stalled = await connectApplication(t, { name: 'metrics-stalled', returnOrigins: ['https://portal.example.org'], webhookUrl: down.url });
+      up.secrets = [portal.secret];
+      down.secrets = [stalled.secret];
+      down.down = true;
+
+      // Gate: two continue (unknown, fine), one pre_reset (flagged), one password_change (temporary password).
+      const campaign = await createCampaign(t);
+      const fine = await gateAccount(t, portal);
+      const flagged = await gateAccount(t, portal);
+      const temporary = await gateAccount(t, portal);
+      await flagAccounts(t, campaign.id, [flagged.id]);
+      await t.prisma.account.update({ where: { id: temporary.id }, data: { passwordExpired: true } });
+      for (const username of ['nobody-at-all', fine.username, flagged.username, temporary.username]) {
+        expect((await gateSignIn(t.baseUrl, portal.key, { username })).status).toBe(200);
+      }
+
+      // Webhooks: two events to the portal (the first answered 503 once), one to an application that does not answer.
+      up.failFor.set(flagged.username, 1);
+      const other = await gateAccount(t, stalled);
+      const events = t.get(ApplicationEventsService);
+      await t.prisma.$transaction((tx) => events.recordForAccounts(tx, 'account.flagged', Prisma.sql`SELECT unnest(${[flagged.id, fine.id, other.id]}::int[])`, campaign.id));
+      await events.dispatch();
+      await until(async () => up.applied.size === 2 && down.attempts.length >= 2, 'the deliveries');
+
+      const samples = await scrape();
+      expect(value(samples, 'reset_gate_decisions_total', { decision: 'continue' })).toBe(2);
+      expect(value(samples, 'reset_gate_decisions_total', { decision: 'pre_reset' })).toBe(1);
+      expect(value(samples, 'reset_gate_decisions_total', { decision: 'password_change' })).toBe(1);
+      expect(value(samples, 'reset_webhook_deliveries_total', { result: 'delivered' })).toBe(2);
+      const refused = up.attempts.filter((a) => a.status === 503).length + down.attempts.length;
+      expect(refused).toBeGreaterThanOrEqual(3);
+      // Attempts are counted when they end; the one to the stalled receiver may still be under way at the scrape.
+      expect(value(samples, 'reset_webhook_deliveries_total', { result: 'retrying' })).toBeGreaterThanOrEqual(refused - 1);
+      expect(value(samples, 'reset_webhook_deliveries_total', { result: 'retrying' })).toBeLessThanOrEqual(refused);
+      expect(value(samples, 'reset_webhook_deliveries_total', { result: 'failed' })).toBe(0);
+      expect(value(samples, 'reset_webhook_deliveries_pending', { application: 'metrics-stalled' })).toBe(1);
+      expect(value(samples, 'reset_webhook_deliveries_pending', { application: 'metrics-portal' })).toBe(0);
+      expect(value(samples, 'reset_webhook_oldest_pending_seconds', { application: 'metrics-stalled' })).toBeGreaterThan(0);
+      expect(value(samples, 'reset_webhook_oldest_pending_seconds', { application: 'metrics-portal' })).toBe(0);
+      expect(samples.some((s) => Object.values(s.labels).some((v) => /@|user\d/.test(v)))).toBe(false);
+    } finally {
+      await up.stop();
+      await down.stop();
+    }
   });
 });

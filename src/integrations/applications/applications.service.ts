@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequestException, ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { canonicalUsername } from '../../accounts/identity.js';
 import { AuditService } from '../../audit/audit.service.js';
 import { isLoopbackHost, normaliseOrigin } from '../../common/return-to.js';
 import { newOpaqueToken, sha256Hex } from '../../common/tokens.js';
@@ -146,7 +147,7 @@ export class ApplicationsService {
         if (accounts === 'all') {
           attached = await tx.$executeRaw`UPDATE accounts SET application_id = ${app.id}, updated_at = now() WHERE application_id IS NULL`;
         } else {
-          const usernames = accounts.map((a) => a.username.trim().toLowerCase());
+          const usernames = accounts.map((a) => canonicalUsername(a.username));
           const externalIds = accounts.map((a) => a.externalId?.trim() || null);
           const rows = await tx.$queryRaw<{ username: string }[]>`
             UPDATE accounts a SET application_id = ${app.id}, external_id = coalesce(v.external_id, a.external_id), updated_at = now()

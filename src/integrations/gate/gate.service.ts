@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { canonicalUsername } from '../../accounts/identity.js';
 import { signInKind } from '../../accounts/sign-in-kind.js';
 import { HANDOFF_PATH, HANDOFF_TTL_MS, type IssuedHandoff, handoffKey } from '../../common/gate-handoff.js';
 import { allowedReturnTo } from '../../common/return-to.js';
 import { newOpaqueToken } from '../../common/tokens.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { RedisService } from '../../redis/redis.module.js';
 import type { AuthenticatedApplication } from '../applications/applications.service.js';
@@ -23,10 +25,17 @@ export class GateService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly redis: RedisService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async signIn(application: AuthenticatedApplication, body: GateSignInDto): Promise<GateDecisionDto> {
-    const username = body.username.trim().toLowerCase();
+    const decision = await this.decide(application, body);
+    this.metrics.gateDecisions.inc({ decision: decision.decision });
+    return decision;
+  }
+
+  private async decide(application: AuthenticatedApplication, body: GateSignInDto): Promise<GateDecisionDto> {
+    const username = canonicalUsername(body.username);
     const account = username
       ? await this.prisma.account.findUnique({
           where: { username },

@@ -4,6 +4,7 @@ import type { Queue } from 'bullmq';
 import { ApplicationEventsService } from '../../application-events/application-events.service.js';
 import { AuditService } from '../../audit/audit.service.js';
 import { Prisma } from '../../generated/prisma/client.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { type DeliverWebhookJob, QUEUES, webhookJobId } from '../../queues/queue-names.js';
 import { ApplicationsService } from '../applications/applications.service.js';
@@ -50,6 +51,7 @@ export class WebhookDeliveriesService {
     private readonly sender: WebhookSenderService,
     private readonly events: ApplicationEventsService,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
     @InjectQueue(QUEUES.webhooks) private readonly queue: Queue<DeliverWebhookJob>,
   ) {}
 
@@ -72,6 +74,7 @@ export class WebhookDeliveriesService {
         last_attempt_at = now(), delivered_at = CASE WHEN ${reply.ok} THEN now() END,
         payload = CASE WHEN ${reply.ok} THEN payload #- '{data,passwordHash}' ELSE payload END
       WHERE id = ${row.id} AND status = 'pending'`);
+    this.metrics.webhookDeliveries.inc({ result: reply.ok ? 'delivered' : status === 'failed' ? 'failed' : 'retrying' });
     if (reply.ok) return 'delivered';
     const what = reply.status === null ? reply.reply : `HTTP ${reply.status}`;
     this.logger.warn(`webhook ${row.webhookId} (${row.type}) to ${row.application.name} failed: ${what}${status === 'failed' ? '; giving up' : ''}`);
