@@ -1,4 +1,4 @@
-import { CAN_REACH_PRE_RESET } from '../accounts/account-reach.js';
+import { CAN_REACH_PRE_RESET, REACHES_BY_DIRECTORY, REACHES_BY_GATE, REACHES_BY_OWN_SIGN_IN } from '../accounts/account-reach.js';
 import { REACHABLE_EMAIL } from '../accounts/reachable-email.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { type ScopedCampaign, scopeCondition } from './campaign-scope.js';
@@ -18,6 +18,13 @@ export interface CampaignGaps {
   withoutVerifiedEmail: number;
 }
 
+/** How the accounts in scope that can reach the pre-reset page get there (with cannotReachPreReset, they add up to the scope). */
+export interface PreResetPaths {
+  ownSignIn: number;
+  gate: number;
+  directory: number;
+}
+
 export function hasGaps(gaps: CampaignGaps): boolean {
   return Object.values(gaps).some((n) => n > 0);
 }
@@ -29,9 +36,12 @@ export function unknownUsernamesFrom(campaignId: number): Prisma.Sql {
 }
 
 /** The accounts in scope and the gaps: one pass over the scope, one over the list (usernames scope only). */
-export async function scopeCounts(db: Db, campaign: ScopedCampaign): Promise<{ inScope: number; gaps: CampaignGaps }> {
-  const [{ inScope, ...counts }] = await db.$queryRaw<Array<Omit<CampaignGaps, 'unknownUsernames'> & { inScope: number }>>(Prisma.sql`
+export async function scopeCounts(db: Db, campaign: ScopedCampaign): Promise<{ inScope: number; gaps: CampaignGaps; paths: PreResetPaths }> {
+  const [{ inScope, ownSignIn, gate, directory, ...counts }] = await db.$queryRaw<Array<Omit<CampaignGaps, 'unknownUsernames'> & PreResetPaths & { inScope: number }>>(Prisma.sql`
     SELECT count(*)::int AS "inScope",
+           count(*) FILTER (WHERE ${REACHES_BY_OWN_SIGN_IN})::int AS "ownSignIn",
+           count(*) FILTER (WHERE ${REACHES_BY_GATE})::int AS gate,
+           count(*) FILTER (WHERE ${REACHES_BY_DIRECTORY})::int AS directory,
            count(*) FILTER (WHERE NOT ${CAN_REACH_PRE_RESET})::int AS "cannotReachPreReset",
            count(*) FILTER (WHERE a.disabled)::int AS disabled,
            count(*) FILTER (WHERE NOT ${REACHABLE_EMAIL})::int AS "withoutVerifiedEmail"
@@ -40,7 +50,7 @@ export async function scopeCounts(db: Db, campaign: ScopedCampaign): Promise<{ i
   if (campaign.scope === 'usernames') {
     [{ n: unknownUsernames }] = await db.$queryRaw<{ n: number }[]>(Prisma.sql`SELECT count(*)::int AS n ${unknownUsernamesFrom(campaign.id)}`);
   }
-  return { inScope, gaps: { unknownUsernames, ...counts } };
+  return { inScope, gaps: { unknownUsernames, ...counts }, paths: { ownSignIn, gate, directory } };
 }
 
 /** The non-zero gaps in words, for the refusal and the CLI. */

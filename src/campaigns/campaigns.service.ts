@@ -27,7 +27,7 @@ import { COUNTS_COLUMN, CampaignProgressService, countsFromColumn } from '../pro
 import { OPEN_STATES, type StateCounts, isOpenState } from '../progress/progress-states.js';
 import { type CampaignJob, JOBS, QUEUES, feedJobId, launchJobId } from '../queues/queue-names.js';
 import { CampaignFlaggingService } from './campaign-flagging.service.js';
-import { type CampaignGaps, describeGaps, hasGaps, scopeCounts, unknownUsernamesFrom } from './campaign-gaps.js';
+import { type CampaignGaps, type PreResetPaths, describeGaps, hasGaps, scopeCounts, unknownUsernamesFrom } from './campaign-gaps.js';
 import { newCampaignPhrase } from './campaign-phrase.js';
 import { scopeCondition } from './campaign-scope.js';
 import type { CreateCampaignDto } from './dto/create-campaign.dto.js';
@@ -48,6 +48,8 @@ export interface CampaignPreview {
   usernamesNotFound?: { count: number; sample: string[] };
   /** Who would be left out, each its own number; launch refuses while any is non-zero unless accepted. */
   gaps: CampaignGaps;
+  /** How the accounts that can reach the pre-reset page get there. */
+  reachPreResetBy: PreResetPaths;
   notice: { subject: string; text: string; html: string };
   linkCheck: { ok: boolean; problems: LinkProblem[] };
 }
@@ -192,7 +194,7 @@ export class CampaignsService {
   async preview(id: number): Promise<CampaignPreview> {
     const campaign = await this.find(id);
     const scope = scopeCondition(campaign);
-    const { inScope, gaps } = await scopeCounts(this.prisma, campaign);
+    const { inScope, gaps, paths } = await scopeCounts(this.prisma, campaign);
     const [first] = await this.prisma.$queryRaw<NoticeRecipient[]>(Prisma.sql`
       SELECT a.id, a.username, a.display_name AS "displayName", a.locale FROM accounts a WHERE ${scope} ORDER BY a.id LIMIT 1`);
     const { sample, problems } = this.renderer.checkTemplate(campaign, first);
@@ -200,6 +202,7 @@ export class CampaignsService {
       toFlag: inScope,
       withoutVerifiedEmail: gaps.withoutVerifiedEmail,
       gaps,
+      reachPreResetBy: paths,
       notice: { subject: sample.subject, text: sample.text, html: sample.html },
       linkCheck: { ok: problems.length === 0, problems },
     };

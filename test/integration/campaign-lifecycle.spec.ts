@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationsService } from '../../src/integrations/applications/applications.service.js';
 import { registerCampaignCommands } from '../../src/cli/commands/campaigns.commands.js';
 import { NoticeQueueService } from '../../src/notifications/notices/notice-queue.service.js';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
@@ -80,20 +81,25 @@ describe('campaign lifecycle', () => {
   });
 
   it('counts who a campaign leaves out, each as its own number, and launches only when the responder accepts them', async () => {
-    await seed('gp', 8);
+    await seed('gp', 9);
     // gp1, gp2: fine. gp3, gp4: no way to sign in. gp5: disabled. gp6, gp7: no verified email (one has no address).
-    // gp8: signs in through its directory. gp3 is also unverified: it counts in both.
+    // gp8: signs in through its directory, gp9 through a connected application's gate. gp3 is also unverified: it
+    // counts in both.
     await t.prisma.account.updateMany({ where: { username: { in: ['gp3', 'gp4'] } }, data: { passwordHash: null } });
     await t.prisma.account.update({ where: { username: 'gp5' }, data: { disabled: true } });
     await t.prisma.account.updateMany({ where: { username: { in: ['gp3', 'gp6'] } }, data: { emailVerified: false } });
     await t.prisma.account.update({ where: { username: 'gp7' }, data: { email: null } });
     await t.prisma.account.update({ where: { username: 'gp8' }, data: { passwordHash: null, directoryDn: 'uid=gp8,ou=people,dc=example,dc=org' } });
-    const list = ['gp1', 'gp2', 'gp3', 'gp4', 'gp5', 'gp6', 'gp7', 'gp8', 'gone1', 'gone3', 'gone2'];
+    const portal = await t.get(ApplicationsService).create({ name: 'gaps-portal', returnOrigins: ['https://portal.example.org'], webhookUrl: 'http://127.0.0.1:9/hooks' }, 'test');
+    await t.prisma.account.update({ where: { username: 'gp9' }, data: { passwordHash: null, applicationId: portal.id } });
+    const list = ['gp1', 'gp2', 'gp3', 'gp4', 'gp5', 'gp6', 'gp7', 'gp8', 'gp9', 'gone1', 'gone3', 'gone2'];
     const campaign = await createCampaign({ scope: 'usernames', usernames: list });
 
     const preview = await (await api(`/api/campaigns/${campaign.id}/preview`, { token: manager })).json();
-    expect(preview.toFlag).toBe(8);
+    expect(preview.toFlag).toBe(9);
     expect(preview.gaps).toEqual({ unknownUsernames: 3, cannotReachPreReset: 2, disabled: 1, withoutVerifiedEmail: 3 });
+    // How the others reach it: this product's own sign-in, the application's gate, the directory.
+    expect(preview.reachPreResetBy).toEqual({ ownSignIn: 5, gate: 1, directory: 1 });
     expect(preview.usernamesNotFound).toEqual({ count: 3, sample: ['gone1', 'gone2', 'gone3'] });
 
     const csv = await api(`/api/campaigns/${campaign.id}/unknown-usernames`, { token: manager });
