@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type DKIM from 'nodemailer/lib/dkim/index.js';
+import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 
@@ -22,11 +23,27 @@ export interface SmtpFailure {
   permanent: boolean;
   reply: string;
   /** For metrics: the reply's class, or `connection` when no reply came (refused, dropped, timed out). */
-  replyClass: '4xx' | '5xx' | 'connection';
+  replyClass: '4xx' | '5xx' | 'connection' | 'smtputf8';
+}
+
+/** An address whose local part is not ASCII, for a server that does not announce SMTPUTF8: nothing was sent. */
+export class SmtpUtf8UnsupportedError extends Error {
+  constructor() {
+    super('not sent: the mail server does not announce SMTPUTF8, which this address needs (RFC 6531)');
+  }
+}
+
+/** How long the answer of one probe for SMTPUTF8 is used before the server is asked again. */
+const SMTPUTF8_PROBE_TTL_MS = 10 * 60_000;
+
+function needsSmtpUtf8(address: string): boolean {
+  // Domains are sent punycoded; only a non-ASCII local part needs the extension.
+  return /[^\x00-\x7f]/.test(address.slice(0, address.lastIndexOf('@')));
 }
 
 /** Classifies a nodemailer error by the SMTP reply it carries. */
 export function classifySmtpError(error: unknown): SmtpFailure {
+  if (error instanceof SmtpUtf8UnsupportedError) return { permanent: true, reply: error.message, replyClass: 'smtputf8' };
   const err = error as { responseCode?: number; response?: string; code?: string; message?: string };
   const reply = (err.response ?? err.message ?? String(error)).slice(0, 500);
   const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600;
@@ -46,6 +63,21 @@ function dkimOptions(dkim: { domain: string; selector: string; privateKeyFile: s
   return { domainName: dkim.domain, keySelector: dkim.selector, privateKey };
 }
 
+/** Where and how to reach the SMTP server of SMTP_URL, for the pools and for a probe. */
+function connectionOptions(smtpUrl: string) {
+  const url = new URL(smtpUrl);
+  return {
+    host: url.hostname,
+    port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
+    secure: url.protocol === 'smtps:',
+    auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+    ignoreTLS: url.searchParams.get('tls') === 'off',
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  };
+}
+
 /** Connections kept for mail a user is waiting for (reset links, secret links), apart from the notice pool. */
 const USER_MAIL_CONNECTIONS = 2;
 
@@ -62,6 +94,7 @@ export class MailTransportService implements OnModuleDestroy {
   private readonly userMail: Transporter;
   readonly outboxDir?: string;
   private readonly dkim?: DKIM.Options;
+  private smtpUtf8?: { announced: Promise<boolean>; until: number };
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.dkim = config.mail.dkim && dkimOptions(config.mail.dkim);
@@ -75,7 +108,6 @@ export class MailTransportService implements OnModuleDestroy {
   }
 
   private smtpTransport(smtpUrl: string, connections: number): Transporter {
-    const url = new URL(smtpUrl);
     return nodemailer.createTransport({
       pool: true,
       maxConnections: connections,
@@ -83,16 +115,32 @@ export class MailTransportService implements OnModuleDestroy {
       // A message whose connection dropped may already have been accepted; the queue's retry, which checks
       // the database first, decides whether to send again, not the pool on its own.
       maxRequeues: 0,
-      host: url.hostname,
-      port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
-      secure: url.protocol === 'smtps:',
-      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
-      ignoreTLS: url.searchParams.get('tls') === 'off',
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 30_000,
+      ...connectionOptions(smtpUrl),
       dkim: this.dkim,
     });
+  }
+
+  /**
+   * Whether the SMTP server announces SMTPUTF8, asked with a connection of its own (nodemailer's pool does not say)
+   * and remembered for a while; nodemailer uses the extension by itself when it is there.
+   */
+  private announcesSmtpUtf8(): Promise<boolean> {
+    const now = Date.now();
+    if (!this.smtpUtf8 || this.smtpUtf8.until <= now) {
+      const connection = new SMTPConnection(connectionOptions(this.config.mail.smtpUrl!));
+      const announced = new Promise<boolean>((resolve, reject) => {
+        connection.once('error', reject);
+        connection.connect(() => {
+          // The EHLO reply's extensions are only kept in this field.
+          const extensions = (connection as unknown as { _supportedExtensions: string[] })._supportedExtensions;
+          connection.quit();
+          resolve(extensions.includes('SMTPUTF8'));
+        });
+      });
+      announced.catch(() => (this.smtpUtf8 = undefined));
+      this.smtpUtf8 = { announced, until: now + SMTPUTF8_PROBE_TTL_MS };
+    }
+    return this.smtpUtf8.announced;
   }
 
   describe(): string {
@@ -113,6 +161,7 @@ export class MailTransportService implements OnModuleDestroy {
   }
 
   private async deliver(transport: Transporter, mail: OutgoingMail): Promise<void> {
+    if (!this.outboxDir && needsSmtpUtf8(mail.to) && !(await this.announcesSmtpUtf8())) throw new SmtpUtf8UnsupportedError();
     const info = await transport.sendMail({
       from: this.config.mail.from,
       to: mail.to,

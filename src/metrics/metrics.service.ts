@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, type GaugeConfiguration, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** How a notice attempt ended: the SMTP reply's class, or why it was not sent at all. */
-export type NoticeReplyClass = '2xx' | '4xx' | '5xx' | 'connection' | 'link_check' | 'no_verified_email' | 'account_disabled';
+export type NoticeReplyClass = '2xx' | '4xx' | '5xx' | 'connection' | 'smtputf8' | 'link_check' | 'no_verified_email' | 'account_disabled';
 
 /** sent: accepted (2xx); failed: recorded as notice_failed; deferred: refused for now, the job retries. */
 export type NoticeResult = 'sent' | 'failed' | 'deferred';

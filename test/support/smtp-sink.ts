@@ -26,9 +26,13 @@ export class SmtpSink {
   private readonly sockets = new Map<number, Socket>();
   port = 0;
 
+  /** `smtpUtf8: false` is a server that does not announce SMTPUTF8 (RFC 6531). */
+  constructor(private readonly options: { smtpUtf8?: boolean } = {}) {}
+
   async start(): Promise<this> {
     this.server = new SMTPServer({
       authOptional: true,
+      hideSMTPUTF8: this.options.smtpUtf8 === false,
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
       size: 1024 * 1024,
