@@ -4,7 +4,8 @@ import { freePort } from '../../bench/support.js';
 import { type ExistingApp, startExistingApp } from '../../examples/existing-app/existing-app.js';
 import { CampaignFlaggingService } from '../../src/campaigns/campaign-flagging.service.js';
 import { LINK_SUBJECT, createCampaign, mailTo, resetTokenFrom } from '../support/auth-flow.js';
-import { connectApplication, eventually, gateAccount } from '../support/gate.js';
+import { connectApplication, gateAccount } from '../support/gate.js';
+import { until } from '../support/until.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { launchChromium } from '../support/chromium.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
@@ -73,7 +74,7 @@ describe('an existing application behind the gate, in a real browser', () => {
 
     // The webhook wrote the new bcrypt hash into the application's own table.
     const hashNow = async () => (await portal.pool.query<{ password_hash: string }>("SELECT password_hash FROM users WHERE username = 'grace'")).rows[0].password_hash;
-    await eventually(async () => (await hashNow()) !== hashBefore);
+    await until(async () => (await hashNow()) !== hashBefore, Boolean);
     expect(await hashNow()).toMatch(/^\$2b\$12\$/);
 
     await page.goto(`${portal.url}/login`);

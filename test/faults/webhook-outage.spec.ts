@@ -1,7 +1,8 @@
 import { verify as argon2Verify } from '@node-rs/argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PasswordChangeService } from '../../src/passwords/password-change.service.js';
-import { type ConnectedApp, WebhookReceiver, connectApplication, eventually } from '../support/gate.js';
+import { type ConnectedApp, WebhookReceiver, connectApplication } from '../support/gate.js';
+import { until } from '../support/until.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 /** 1,000 resets and a 60 s outage by default; smaller for a quick local look (WEBHOOK_OUTAGE_RESETS, _SECONDS). */
@@ -47,8 +48,8 @@ describe('a webhook receiver down during a wave of resets', () => {
     expect(receiver.applied.size).toBe(0);
     receiver.down = false;
 
-    await eventually(async () => receiver.applied.size === RESETS, 10 * 60_000);
-    await eventually(async () => (await t.prisma.webhookDelivery.count({ where: { status: 'delivered' } })) === RESETS, 60_000);
+    await until(async () => receiver.applied.size === RESETS, Boolean, 10 * 60_000);
+    await until(async () => (await t.prisma.webhookDelivery.count({ where: { status: 'delivered' } })) === RESETS, Boolean, 60_000);
 
     const acknowledged = new Map<string, number>();
     for (const a of receiver.attempts) if (a.status === 200) acknowledged.set(a.webhookId, (acknowledged.get(a.webhookId) ?? 0) + 1);

@@ -6,6 +6,7 @@ import { Browser, LINK_SUBJECT, createCampaign, csrfFrom, flagAccounts, mailTo, 
 import { WebhookReceiver, connectApplication, gateAccount, gateSignIn } from '../support/gate.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/until.js';
 
 /** The fixture: 20 accounts in an "all" campaign, and what each should come to. */
 const DELIVERED = 13; // plus alice, who signs in later: 14 notices accepted
@@ -36,14 +37,6 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return samples
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0);
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('/metrics', () => {
@@ -87,7 +80,7 @@ describe('/metrics', () => {
     await campaigns.launch(campaign.id, 'test', { acceptGaps: true });
 
     // During the campaign: paused part-way, the backlog gauges read the database and the queue.
-    await until(async () => (await stateCount(campaign.id, 'notice_sent')) >= 3, 'the first notices');
+    await until(async () => (await stateCount(campaign.id, 'notice_sent')) >= 3, Boolean);
     await campaigns.pause(campaign.id, 'test');
     await new Promise((r) => setTimeout(r, 1000)); // sends already past their lock finish
     const paused = await scrape();
@@ -98,7 +91,7 @@ describe('/metrics', () => {
     expect(value(paused, 'reset_notices_total', { campaign_id: id, result: 'sent' })).toBe(await stateCount(campaign.id, 'notice_sent'));
 
     await campaigns.resume(campaign.id, 'test');
-    await until(async () => (await stateCount(campaign.id, 'flagged')) === 0, 'every notice');
+    await until(async () => (await stateCount(campaign.id, 'flagged')) === 0, Boolean);
 
     // Sign-ins: two failures then a refusal for one name, a failure and a pre-reset sign-in for alice, a normal one and
     // an expired password for two accounts outside the campaign.
@@ -180,7 +173,7 @@ describe('/metrics', () => {
       const events = t.get(ApplicationEventsService);
       await t.prisma.$transaction((tx) => events.recordForAccounts(tx, 'account.flagged', Prisma.sql`SELECT unnest(${[flagged.id, fine.id, other.id]}::int[])`, campaign.id));
       await events.dispatch();
-      await until(async () => up.applied.size === 2 && down.attempts.length >= 2, 'the deliveries');
+      await until(async () => up.applied.size === 2 && down.attempts.length >= 2, Boolean);
 
       const samples = await scrape();
       expect(value(samples, 'reset_gate_decisions_total', { decision: 'continue' })).toBe(2);

@@ -9,7 +9,8 @@ import { ApplicationsService } from '../../src/integrations/applications/applica
 import { WebhookDeliveriesService } from '../../src/integrations/webhooks/webhook-deliveries.service.js';
 import { PasswordChangeService } from '../../src/passwords/password-change.service.js';
 import { createCampaign } from '../support/auth-flow.js';
-import { type ConnectedApp, WebhookReceiver, connectApplication, eventually, gateAccount } from '../support/gate.js';
+import { type ConnectedApp, WebhookReceiver, connectApplication, gateAccount } from '../support/gate.js';
+import { until } from '../support/until.js';
 import { createTestApp, type TestApp } from '../support/test-app.js';
 
 const ORIGIN = 'https://portal.example.org';
@@ -91,7 +92,7 @@ describe('webhooks to connected applications', () => {
     const attempts = receiver.attempts.filter((a) => a.webhookId === event.webhookId);
     expect(attempts.map((a) => a.status)).toEqual([503, 503, 503, 200]);
     expect(receiver.events().filter((e) => e.webhookId === event.webhookId)).toHaveLength(1);
-    await eventually(async () => (await t.prisma.webhookDelivery.findUniqueOrThrow({ where: { webhookId: event.webhookId } })).status !== 'pending');
+    await until(async () => (await t.prisma.webhookDelivery.findUniqueOrThrow({ where: { webhookId: event.webhookId } })).status !== 'pending', Boolean);
     const row = await t.prisma.webhookDelivery.findUniqueOrThrow({ where: { webhookId: event.webhookId } });
     expect({ status: row.status, attempts: row.attempts, lastStatus: row.lastStatus }).toEqual({ status: 'delivered', attempts: 4, lastStatus: 200 });
   });
@@ -102,7 +103,7 @@ describe('webhooks to connected applications', () => {
     await reset(di.id);
     const deliveries = t.get(WebhookDeliveriesService);
     let failed: Awaited<ReturnType<WebhookDeliveriesService['list']>> = [];
-    await eventually(async () => (failed = await deliveries.list('portal', true)).some((d) => d.accountId === di.id && d.status === 'failed'));
+    await until(async () => (failed = await deliveries.list('portal', true)).some((d) => d.accountId === di.id && d.status === 'failed'), Boolean);
     const row = failed.find((d) => d.accountId === di.id)!;
     expect({ status: row.status, attempts: row.attempts, lastStatus: row.lastStatus, lastReply: row.lastReply }).toEqual({
       status: 'failed',
@@ -116,7 +117,7 @@ describe('webhooks to connected applications', () => {
     await deliveries.redeliver(row.id, 'test');
     await receiver.waitFor(() => receiver.applied.has(row.webhookId));
     expect(receiver.attempts.filter((a) => a.webhookId === row.webhookId).map((a) => a.status)).toEqual([503, 503, 503, 503, 503, 200]);
-    await eventually(async () => (await t.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: row.id } })).status === 'delivered');
+    await until(async () => (await t.prisma.webhookDelivery.findUniqueOrThrow({ where: { id: row.id } })).status === 'delivered', Boolean);
   });
 
   it('signs with both secrets during a rotation, then with the new one only', async () => {

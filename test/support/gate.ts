@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { ApplicationsService, type NewApplication } from '../../src/integrations/applications/applications.service.js';
 import { seedAccount } from './auth-flow.js';
 import type { TestApp } from './test-app.js';
+import { until } from './until.js';
 
 export interface ConnectedApp {
   id: number;
@@ -102,21 +103,12 @@ export class WebhookReceiver {
   }
 
   waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-    return eventually(async () => predicate(), timeoutMs);
+    return until(async () => predicate(), Boolean, timeoutMs).then(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-}
-
-/** Polls until the condition holds (for state the queue workers reach on their own). */
-export async function eventually(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
