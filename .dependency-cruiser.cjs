@@ -7,7 +7,7 @@ const LAYERS = [
   ['entry points', '^src/[^/]+[.]ts$|^src/cli/'],
   ['dashboard', '^src/dashboard/'],
   ['features', '^src/(campaigns|auth|secrets|integrations|audit-log|health)/'],
-  ['notifications', '^src/notifications/'],
+  ['notifications', '^src/(notifications|bounces)/'],
   ['accounts', '^src/accounts/'],
   ['shared services', '^src/(audit|application-events|operators|passwords|progress|rate-limit|templates)/'],
   ['infrastructure', '^src/(prisma|redis|queues|mail|logging|metrics|directory)/'],

@@ -196,6 +196,15 @@ const configSchema = z.object({
   /** After rotate-secret, how long the previous secret still signs alongside the new one. */
   WEBHOOK_SECRET_GRACE: duration.default(parseDuration('24h') as never),
   WEBHOOK_DISPATCH_INTERVAL: duration.default(parseDuration('1s') as never),
+  /** Envelope senders of notices become bounces+<campaign>.<account>.<mac>@BOUNCE_DOMAIN (VERP). */
+  BOUNCE_DOMAIN: z.string().regex(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/, 'expected a domain name like bounces.example.org').optional(),
+  BOUNCE_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BOUNCE_SMTP_HOST: z.string().min(1).default('127.0.0.1'),
+  BOUNCE_IMAP_URL: z
+    .string()
+    .regex(/^imaps?:\/\/[^:@/\s]+:[^@/\s]+@[^/?#\s]+(\/[^?#\s]*)?$/, 'expected imap://user:password@host[:port][/mailbox] or imaps://…')
+    .optional(),
+  BOUNCE_IMAP_INTERVAL: duration.default(parseDuration('60s') as never),
   DIRECTORY_URL: z
     .string()
     .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/, 'expected ldap://host[:port] or ldaps://host[:port]')
@@ -220,6 +229,55 @@ const configSchema = z.object({
 });
 
 type ParsedEnv = z.infer<typeof configSchema>;
+
+export interface BounceImapConfig {
+  host: string;
+  port: number;
+  /** imaps:// */
+  secure: boolean;
+  /** imap:// to a host other than loopback must upgrade with STARTTLS: the mailbox password is not sent in clear. */
+  requireStartTls: boolean;
+  user: string;
+  password: string;
+  mailbox: string;
+  intervalSeconds: number;
+}
+
+export interface BounceConfig {
+  domain: string;
+  smtp?: { host: string; port: number };
+  imap?: BounceImapConfig;
+}
+
+const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/;
+
+function bounceConfig(c: ParsedEnv): BounceConfig | undefined {
+  if (!c.BOUNCE_DOMAIN) {
+    if (c.BOUNCE_SMTP_PORT !== undefined || c.BOUNCE_IMAP_URL) throw new ConfigError('invalid configuration: BOUNCE_DOMAIN: required with BOUNCE_SMTP_PORT or BOUNCE_IMAP_URL');
+    return undefined;
+  }
+  let imap: BounceImapConfig | undefined;
+  if (c.BOUNCE_IMAP_URL) {
+    const url = new URL(c.BOUNCE_IMAP_URL);
+    const secure = url.protocol === 'imaps:';
+    const mailbox = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    imap = {
+      host: url.hostname,
+      port: Number(url.port || (secure ? 993 : 143)),
+      secure,
+      requireStartTls: !secure && !LOOPBACK_HOST.test(url.hostname),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      mailbox: mailbox || 'INBOX',
+      intervalSeconds: c.BOUNCE_IMAP_INTERVAL,
+    };
+  }
+  return {
+    domain: c.BOUNCE_DOMAIN.toLowerCase(),
+    smtp: c.BOUNCE_SMTP_PORT === undefined ? undefined : { host: c.BOUNCE_SMTP_HOST, port: c.BOUNCE_SMTP_PORT },
+    imap,
+  };
+}
 
 /** Where the directory keeps each account field; defaults follow the kind's usual schema (inetOrgPerson, AD user). */
 export interface DirectoryAttributes {
@@ -366,6 +424,8 @@ export interface AppConfig {
   };
   /** The LDAP / Active Directory server accounts with a directory DN sign in to; unset when there is none. */
   directory?: DirectoryConfig;
+  /** VERP envelope senders and where asynchronous bounces come in (BOUNCE_*); unset without BOUNCE_DOMAIN. */
+  bounces?: BounceConfig;
 }
 
 export class ConfigError extends Error {}
@@ -462,5 +522,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = configEnvironment()): AppCon
       dispatchIntervalSeconds: c.WEBHOOK_DISPATCH_INTERVAL,
     },
     directory: directoryConfig(c),
+    bounces: bounceConfig(c),
   };
 }

@@ -22,6 +22,11 @@ const EXPORT_BATCH = 5000;
 const LIVE_TTL_MS = 5_000;
 const FINISHED_TTL_MS = 60_000;
 /** Revisit alerts look at the most recent audit entries only: a bounded primary-key range, whatever the log's size. */
+/** An account's latest bounce: one probe of notice_bounces' (campaign, account, id) index per listed account. */
+const LATEST_BOUNCE = (campaignId: number, accountId: Prisma.Sql) => Prisma.sql`
+  SELECT status, kind, received_at FROM notice_bounces
+  WHERE campaign_id = ${campaignId} AND account_id = ${accountId} ORDER BY id DESC LIMIT 1`;
+
 const ALERT_WINDOW = 100_000;
 const ALERTS_TTL_MS = 10_000;
 
@@ -62,6 +67,9 @@ export interface PendingAccount {
   state: ProgressState;
   noticeError: string | null;
   flaggedAt: Date;
+  /** The latest asynchronous bounce of the account's notice (`5.1.1 failed`, `4.4.1 delayed`), if any. */
+  bounce: string | null;
+  bouncedAt: Date | null;
 }
 
 export interface NoticeFailure {
@@ -71,6 +79,7 @@ export interface NoticeFailure {
   noticeError: string | null;
   noticeAttempts: number;
   noticeFailedAt: Date | null;
+  bounce: string | null;
 }
 
 export interface RevisitAlert {
@@ -188,10 +197,15 @@ export class DashboardService {
         ORDER BY account_id LIMIT ${limit})`,
     );
     const rows = await this.prisma.$queryRaw<
-      { account_id: number; state: ProgressState; notice_error: string | null; flagged_at: Date; username: string; email: string | null; display_name: string | null; org_unit: string | null }[]
+      {
+        account_id: number; state: ProgressState; notice_error: string | null; flagged_at: Date; username: string; email: string | null;
+        display_name: string | null; org_unit: string | null; bounce: string | null; bounced_at: Date | null;
+      }[]
     >(Prisma.sql`
-      SELECT p.account_id, p.state, p.notice_error, p.flagged_at, a.username, a.email, a.display_name, a.org_unit
+      SELECT p.account_id, p.state, p.notice_error, p.flagged_at, a.username, a.email, a.display_name, a.org_unit,
+             b.status || ' ' || b.kind AS bounce, b.received_at AS bounced_at
       FROM (${Prisma.join(perState, ' UNION ALL ')}) p JOIN accounts a ON a.id = p.account_id
+      LEFT JOIN LATERAL (${LATEST_BOUNCE(campaignId, Prisma.sql`p.account_id`)}) b ON true
       ORDER BY p.account_id LIMIT ${limit}`);
     return rows.map((r) => ({
       accountId: r.account_id,
@@ -202,6 +216,8 @@ export class DashboardService {
       state: r.state,
       noticeError: r.notice_error,
       flaggedAt: r.flagged_at,
+      bounce: r.bounce,
+      bouncedAt: r.bounced_at,
     }));
   }
 
@@ -210,7 +226,10 @@ export class DashboardService {
       where: { campaignId, state: 'notice_failed' },
       orderBy: { accountId: 'asc' },
       take: FAILURE_ROWS,
-      select: { accountId: true, noticeError: true, noticeAttempts: true, noticeFailedAt: true, account: { select: { username: true, email: true } } },
+      select: {
+        accountId: true, noticeError: true, noticeAttempts: true, noticeFailedAt: true, account: { select: { username: true, email: true } },
+        bounces: { orderBy: { id: 'desc' }, take: 1, select: { status: true, kind: true } },
+      },
     });
     return rows.map((r) => ({
       accountId: r.accountId,
@@ -219,17 +238,18 @@ export class DashboardService {
       noticeError: r.noticeError,
       noticeAttempts: r.noticeAttempts,
       noticeFailedAt: r.noticeFailedAt,
+      bounce: r.bounces[0] ? `${r.bounces[0].status} ${r.bounces[0].kind}` : null,
     }));
   }
 
   /** Every pending account as CSV (formula-like cells neutralised), in keyset batches. */
   async exportPendingCsv(campaignId: number, write: (chunk: string) => Promise<void>): Promise<void> {
-    await write(csvRow(['username', 'email', 'display_name', 'org_unit', 'state', 'notice_error', 'flagged_at']));
+    await write(csvRow(['username', 'email', 'display_name', 'org_unit', 'state', 'notice_error', 'flagged_at', 'bounce', 'bounced_at']));
     let after = 0;
     for (;;) {
       const page = await this.pending(campaignId, after, EXPORT_BATCH);
       if (!page.length) return;
-      await write(page.map((p) => csvRow([p.username, p.email, p.displayName, p.orgUnit, p.state, p.noticeError, p.flaggedAt])).join(''));
+      await write(page.map((p) => csvRow([p.username, p.email, p.displayName, p.orgUnit, p.state, p.noticeError, p.flaggedAt, p.bounce, p.bouncedAt])).join(''));
       after = page[page.length - 1].accountId;
     }
   }

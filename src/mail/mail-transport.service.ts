@@ -10,6 +10,8 @@ import { APP_CONFIG } from '../config/config.module.js';
 
 export interface OutgoingMail {
   to: string;
+  /** SMTP MAIL FROM when it differs from MAIL_FROM: a notice's VERP bounce address. */
+  envelopeFrom?: string;
   subject: string;
   text: string;
   html?: string;
@@ -170,6 +172,7 @@ export class MailTransportService implements OnModuleDestroy {
       html: mail.html,
       messageId: mail.messageId,
       headers: mail.headers,
+      envelope: mail.envelopeFrom ? { from: mail.envelopeFrom, to: mail.to } : undefined,
     });
     if (this.outboxDir) {
       await mkdir(this.outboxDir, { recursive: true });

@@ -39,6 +39,8 @@ async function queryRows<T>(tx: ProgressTx, sql: Prisma.Sql): Promise<T[]> {
 export interface AdvanceOptions {
   /** The SMTP reply kept with notice_failed. */
   noticeError?: string;
+  /** false when the move is no send of its own (a bounce of a notice already counted): notice_attempts stays. */
+  countAttempt?: boolean;
 }
 
 /**
@@ -86,7 +88,7 @@ export class CampaignProgressService {
     const accountFilter = accountIds === 'all-open' ? Prisma.empty : Prisma.sql`AND account_id = ANY(${accountIds}::int[])`;
     const noticeColumns =
       to === 'notice_sent' || to === 'notice_failed'
-        ? Prisma.sql`, notice_attempts = ca.notice_attempts + 1, notice_error = ${options.noticeError ?? null}`
+        ? Prisma.sql`, notice_attempts = ca.notice_attempts + ${options.countAttempt === false ? 0 : 1}, notice_error = ${options.noticeError ?? null}`
         : Prisma.empty;
     const stampColumn = stamp ? Prisma.sql`, ${Prisma.raw(stamp)} = now()` : Prisma.empty;
     const rows = await queryRows<{ account_id: number }>(tx, Prisma.sql`

@@ -23,7 +23,8 @@ export function isOpenState(column: string): Prisma.Sql {
 export const ALLOWED_FROM: Record<ProgressState, readonly ProgressState[]> = {
   flagged: [],
   notice_sent: ['flagged', 'notice_failed'],
-  notice_failed: ['flagged'],
+  // From notice_sent too: an asynchronous bounce reports a notice the server had accepted.
+  notice_failed: ['flagged', 'notice_sent'],
   pre_reset: ['flagged', 'notice_sent', 'notice_failed'],
   link_sent: ['flagged', 'notice_sent', 'notice_failed', 'pre_reset'],
   completed: OPEN_STATES,

@@ -118,7 +118,7 @@ describe('completion dashboard', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-type')).toContain('text/csv');
     const lines = (await csv.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('username,email,display_name,org_unit,state,notice_error,flagged_at');
+    expect(lines[0]).toBe('username,email,display_name,org_unit,state,notice_error,flagged_at,bounce,bounced_at');
     expect(lines).toHaveLength(66);
     expect(lines.some((l) => l.startsWith(`"'=hyperlink(""http://evil"")"`))).toBe(true);
     expect(lines.some((l) => l.includes('notice_failed') && l.includes('550 5.1.1'))).toBe(true);

@@ -4,6 +4,8 @@ import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 
 export interface ReceivedMail {
   to: string;
+  /** The envelope sender (MAIL FROM). */
+  from: string;
   raw: string;
   parsed: ParsedMail;
   /** Date.now() when the sink accepted the message (fault runs measure recovery times from it). */
@@ -55,7 +57,8 @@ export class SmtpSink {
           const raw = Buffer.concat(chunks).toString('utf8');
           const to = session.envelope.rcptTo.map((r) => r.address).join(',');
           const receivedAt = Date.now();
-          this.messages.push({ to, raw, parsed: await simpleParser(raw), receivedAt });
+          const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+          this.messages.push({ to, from, raw, parsed: await simpleParser(raw), receivedAt });
           this.waiters.splice(0).forEach((w) => w());
           callback();
         });

@@ -89,6 +89,32 @@ describe('loadConfig', () => {
     });
     expect(() => loadConfig({ DKIM_DOMAIN: 'example.org', DKIM_SELECTOR: 's1' })).toThrowError(/DKIM_DOMAIN.*together/);
   });
+
+  it('reads the bounce settings: a listener on loopback by default, the IMAP URL split, STARTTLS required off loopback', () => {
+    expect(loadConfig({}).bounces).toBeUndefined();
+    expect(loadConfig({ BOUNCE_DOMAIN: 'Bounces.Example.org', BOUNCE_SMTP_PORT: '2525' }).bounces).toEqual({
+      domain: 'bounces.example.org',
+      smtp: { host: '127.0.0.1', port: 2525 },
+      imap: undefined,
+    });
+    expect(loadConfig({ BOUNCE_DOMAIN: 'bounces.example.org', BOUNCE_IMAP_URL: 'imap://bounce%40corp:p%2Fss@mail.corp.example:143/Bounces' }).bounces?.imap).toEqual({
+      host: 'mail.corp.example',
+      port: 143,
+      secure: false,
+      requireStartTls: true,
+      user: 'bounce@corp',
+      password: 'p/ss',
+      mailbox: 'Bounces',
+      intervalSeconds: 60,
+    });
+    expect(loadConfig({ BOUNCE_DOMAIN: 'bounces.example.org', BOUNCE_IMAP_URL: 'imaps://u:p@mail.corp.example', BOUNCE_IMAP_INTERVAL: '5m' }).bounces?.imap).toMatchObject({
+      port: 993, secure: true, requireStartTls: false, mailbox: 'INBOX', intervalSeconds: 300,
+    });
+    expect(loadConfig({ BOUNCE_DOMAIN: 'bounces.example.org', BOUNCE_IMAP_URL: 'imap://u:p@127.0.0.1:1143' }).bounces?.imap?.requireStartTls).toBe(false);
+    expect(() => loadConfig({ BOUNCE_SMTP_PORT: '2525' })).toThrowError(/BOUNCE_DOMAIN: required/);
+    expect(() => loadConfig({ BOUNCE_DOMAIN: 'bounces.example.org', BOUNCE_IMAP_URL: 'imap://mail.corp.example/INBOX' })).toThrowError(/BOUNCE_IMAP_URL/);
+    expect(() => loadConfig({ BOUNCE_DOMAIN: 'not a domain' })).toThrowError(/BOUNCE_DOMAIN/);
+  });
 });
 
 describe('the configuration file', () => {

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import pg from 'pg';
 import { hasReachableEmail } from '../../accounts/reachable-email.js';
 import { AuditService } from '../../audit/audit.service.js';
+import { VerpAddresses } from '../../bounces/verp.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
@@ -101,6 +102,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     private readonly metrics: MetricsService,
     private readonly queues: NoticeQueueService,
     private readonly audit: AuditService,
+    private readonly verp: VerpAddresses,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.pool = new pg.Pool({ connectionString: config.database.url, max: config.campaigns.noticeConcurrency, pipeline: true, connectionTimeoutMillis: 60_000 });
@@ -175,7 +177,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     }
     const sending = this.metrics.noticeSendSeconds.startTimer();
     try {
-      await this.mail.sendNotice({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
+      await this.mail.sendNotice({ to: row.email, envelopeFrom: this.verp.address(campaignId, accountId), subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
     } catch (err) {
       sending();
       const failure = classifySmtpError(err);

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../../audit/audit.module.js';
+import { BouncesModule } from '../../bounces/bounces.module.js';
 import { ProgressModule } from '../../progress/progress.module.js';
 import { TemplatesModule } from '../../templates/templates.module.js';
 import { NoticeBacklogMetrics } from './notice-backlog.metrics.js';
@@ -10,7 +11,7 @@ import { NoticeSenderService } from './notice-sender.service.js';
 
 /** Link-free campaign notices: rendering, the link check and queueing. */
 @Module({
-  imports: [AuditModule, ProgressModule, TemplatesModule],
+  imports: [AuditModule, BouncesModule, ProgressModule, TemplatesModule],
   providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService, NoticeBacklogMetrics],
   exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
 })
