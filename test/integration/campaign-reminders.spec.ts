@@ -121,6 +121,14 @@ describe('campaign reminders and the manager digest', () => {
     expect(new Set(reminders.map((m) => m.parsed.messageId)).size).toBe(9);
     const audit = await t.prisma.auditEntry.findMany({ where: { campaignId: id, action: 'campaign.reminder' }, orderBy: { id: 'asc' } });
     expect(audit.map((a) => a.details)).toEqual([{ reminder: 1, recipients: 5 }, { reminder: 2, recipients: 4 }]);
+
+    // The dashboard marks both on the funnel and the curve; of the 10 accounts, ra4 reset in the 48 h after R1 (and R2's).
+    const page = await (await fetch(`${t.baseUrl}/dashboard/campaigns/${id}`, { headers: { authorization: `Bearer ${token}` } })).text();
+    expect(page).toContain('Reminder 1 sent');
+    expect(page).toContain('Reminder 2 sent');
+    expect(page.match(/<line class="mark"/g)).toHaveLength(2);
+    expect(page).toMatch(/<tr data-reminder="1">.*<td class="num">5<\/td><td class="num">5<\/td><td class="num">0<\/td><td class="num">1<\/td><td class="num" data-field="gained-percent">10\.0%<\/td><\/tr>/);
+    expect(page).toMatch(/<tr data-reminder="2">.*<td class="num">4<\/td><td class="num">4<\/td><td class="num">0<\/td><td class="num">0<\/td><td class="num" data-field="gained-percent">0\.0%<\/td><\/tr>/);
   });
 
   it('holds a reminder due while paused until resume, then sends it to those still open', async () => {
