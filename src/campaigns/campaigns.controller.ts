@@ -36,7 +36,7 @@ export class CampaignsController {
   @Patch(':id')
   @Roles('admin', 'responder')
   update(@Param('id', DatabaseIdPipe) id: number, @Body() body: UpdateCampaignDto, @CurrentOperator() operator: AuthenticatedOperator) {
-    return this.campaigns.setRate(id, body.noticeRate, operatorActor(operator));
+    return this.campaigns.update(id, body, operatorActor(operator));
   }
 
   @Get(':id/preview')

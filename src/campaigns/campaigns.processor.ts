@@ -1,18 +1,22 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, Queue } from 'bullmq';
+import { ManagerDigestService } from '../notifications/digest/manager-digest.service.js';
 import { NoticeQueueService } from '../notifications/notices/notice-queue.service.js';
+import { ReminderFeedService } from '../notifications/notices/reminder-feed.service.js';
 import { NoticeWorkersService } from '../notifications/notices/notice-workers.service.js';
 import { HandlesJob, handlerOf } from '../queues/job-handlers.js';
 import { type CampaignJob, JOBS, QUEUES, feedJobId } from '../queues/queue-names.js';
 import { CampaignFlaggingService } from './campaign-flagging.service.js';
 
-/** Flagging and notice feeding. Both jobs read their progress from the campaign row, so rerunning one is harmless. */
+/** Flagging, notice and reminder feeding, digests. Each reads its progress from the database, so rerunning one is harmless. */
 @Processor(QUEUES.campaigns, { concurrency: 4 })
 export class CampaignsProcessor extends WorkerHost {
   constructor(
     private readonly flagging: CampaignFlaggingService,
     private readonly noticeQueues: NoticeQueueService,
     private readonly noticeWorkers: NoticeWorkersService,
+    private readonly reminders: ReminderFeedService,
+    private readonly digests: ManagerDigestService,
     @InjectQueue(QUEUES.campaigns) private readonly queue: Queue<CampaignJob>,
   ) {
     super();
@@ -39,5 +43,15 @@ export class CampaignsProcessor extends WorkerHost {
   @HandlesJob(JOBS.feedNotices)
   feed(campaignId: number): Promise<unknown> {
     return this.noticeQueues.feed(campaignId);
+  }
+
+  @HandlesJob(JOBS.feedReminders)
+  feedReminders(campaignId: number): Promise<unknown> {
+    return this.reminders.feed(campaignId);
+  }
+
+  @HandlesJob(JOBS.sendDigest)
+  sendDigest(campaignId: number): Promise<number> {
+    return this.digests.sendDue(campaignId);
   }
 }

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { isEmail } from 'class-validator';
 import { ApplicationEventsService } from '../application-events/application-events.service.js';
 import { REACHABLE_EMAIL } from '../accounts/reachable-email.js';
 import { canonicalUsername } from '../accounts/identity.js';
@@ -20,18 +21,21 @@ import type { CampaignStatus, ProgressState } from '../generated/prisma/enums.js
 import { type DomainRates, formatDomainRates, parseDomainRates } from '../notifications/notices/domain-rates.js';
 import { findLinks, describeProblems, type LinkProblem } from '../notifications/link-free.js';
 import { NoticeQueueService } from '../notifications/notices/notice-queue.service.js';
+import { ManagerDigestService } from '../notifications/digest/manager-digest.service.js';
+import { REMINDER_TEMPLATE, formatReminderSchedule, parseReminderSchedule } from '../notifications/notices/reminder-schedule.js';
 import { NoticeRendererService, type NoticeRecipient } from '../notifications/notices/notice-renderer.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CoalescedReads } from '../common/coalesced-reads.js';
 import { COUNTS_COLUMN, CampaignProgressService, countsFromColumn } from '../progress/campaign-progress.service.js';
 import { OPEN_STATES, type StateCounts, isOpenState } from '../progress/progress-states.js';
-import { type CampaignJob, JOBS, QUEUES, feedJobId, launchJobId } from '../queues/queue-names.js';
+import { type CampaignJob, JOBS, QUEUES, digestJobId, feedJobId, feedRemindersJobId, launchJobId } from '../queues/queue-names.js';
 import { CampaignFlaggingService } from './campaign-flagging.service.js';
 import { type CampaignGaps, type PreResetPaths, describeGaps, hasGaps, scopeCounts, unknownUsernamesFrom } from './campaign-gaps.js';
 import { newCampaignPhrase } from './campaign-phrase.js';
 import { scopeCondition } from './campaign-scope.js';
 import type { CreateCampaignDto } from './dto/create-campaign.dto.js';
 import type { ListCampaignAccountsQuery } from './dto/list-campaign-accounts.query.js';
+import type { UpdateCampaignDto } from './dto/update-campaign.dto.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -107,6 +111,7 @@ export class CampaignsService {
     private readonly flagging: CampaignFlaggingService,
     private readonly renderer: NoticeRendererService,
     private readonly noticeQueues: NoticeQueueService,
+    private readonly digests: ManagerDigestService,
     @InjectQueue(QUEUES.campaigns) private readonly campaignsQueue: Queue<CampaignJob>,
   ) {}
 
@@ -120,6 +125,8 @@ export class CampaignsService {
     const problems = [...findLinks('incidentRef', input.incidentRef), ...findLinks('reason', input.reason)];
     if (problems.length) throw new BadRequestException(`notices must contain no link; remove: ${describeProblems(problems)}`);
     const domainRates = this.domainRates(input.domainRates);
+    const reminderOffsets = this.reminderOffsets(input.reminders);
+    const digestTo = this.managers(input.digestTo ?? []);
     const usernames = [...new Set((input.usernames ?? []).map(canonicalUsername).filter(Boolean))];
 
     const campaign = await this.prisma.$transaction(
@@ -135,6 +142,9 @@ export class CampaignsService {
             domainRates,
             linkTtlMinutes: input.linkTtlMinutes ?? 30,
             template,
+            reminderOffsets,
+            maxReminders: input.maxReminders ?? null,
+            digestTo,
             phrase: newCampaignPhrase(),
             createdBy: actor,
           },
@@ -159,6 +169,10 @@ export class CampaignsService {
             domainRates: Object.keys(domainRates).length ? formatDomainRates(domainRates) : undefined,
             linkTtlMinutes: created.linkTtlMinutes,
             template,
+            reminders: reminderOffsets.length ? formatReminderSchedule(reminderOffsets) : undefined,
+            maxReminders: created.maxReminders ?? undefined,
+            // How many managers, not who: the audit log is exported into incident records.
+            digestManagers: digestTo.length || undefined,
           },
         });
         return created;
@@ -174,6 +188,29 @@ export class CampaignsService {
     } catch (err) {
       throw new BadRequestException(`domainRates: ${(err as Error).message}`);
     }
+  }
+
+  /** The CLI reaches the service without the HTTP validation pipe, so the addresses are checked here too. */
+  private managers(addresses: string[]): string[] {
+    const bad = addresses.filter((a) => !isEmail(a));
+    if (bad.length) throw new BadRequestException(`digestTo: not an email address: ${bad.slice(0, 5).join(', ')}`);
+    return [...new Set(addresses)];
+  }
+
+  private reminderOffsets(text: string | undefined): number[] {
+    try {
+      return parseReminderSchedule(text ?? '');
+    } catch (err) {
+      throw new BadRequestException(`reminders: ${(err as Error).message}`);
+    }
+  }
+
+  /** The notice template's link check, and the reminder template's when the campaign has reminders. */
+  private templateProblems(campaign: Campaign, sample?: NoticeRecipient): { sample: ReturnType<NoticeRendererService['checkTemplate']>['sample']; problems: LinkProblem[] } {
+    const notice = this.renderer.checkTemplate(campaign, sample);
+    if (!campaign.reminderOffsets.length) return notice;
+    const reminder = this.renderer.checkTemplate({ ...campaign, template: REMINDER_TEMPLATE }, sample);
+    return { sample: notice.sample, problems: [...notice.problems, ...reminder.problems.map((p) => ({ ...p, part: `reminder ${p.part}` }))] };
   }
 
   async find(id: number): Promise<Campaign> {
@@ -197,7 +234,7 @@ export class CampaignsService {
     const { inScope, gaps, paths } = await scopeCounts(this.prisma, campaign);
     const [first] = await this.prisma.$queryRaw<NoticeRecipient[]>(Prisma.sql`
       SELECT a.id, a.username, a.display_name AS "displayName", a.locale FROM accounts a WHERE ${scope} ORDER BY a.id LIMIT 1`);
-    const { sample, problems } = this.renderer.checkTemplate(campaign, first);
+    const { sample, problems } = this.templateProblems(campaign, first);
     const preview: CampaignPreview = {
       toFlag: inScope,
       withoutVerifiedEmail: gaps.withoutVerifiedEmail,
@@ -243,7 +280,7 @@ export class CampaignsService {
   }
 
   /** Queue state follows the database; if Redis is unreachable now, the workers' sweep catches up later. */
-  private async syncQueues(campaign: Campaign, jobs: Array<'launch' | 'feed'> = []): Promise<void> {
+  private async syncQueues(campaign: Campaign, jobs: Array<'launch' | 'feed' | 'reminders' | 'digest'> = []): Promise<void> {
     try {
       await this.noticeQueues.applyState(campaign);
       const options = { removeOnComplete: true, removeOnFail: true };
@@ -252,6 +289,12 @@ export class CampaignsService {
       }
       if (jobs.includes('feed')) {
         await this.campaignsQueue.add(JOBS.feedNotices, { campaignId: campaign.id }, { ...options, jobId: feedJobId(campaign.id) });
+      }
+      if (jobs.includes('reminders') && campaign.reminderOffsets.length && campaign.flaggingDoneAt) {
+        await this.campaignsQueue.add(JOBS.feedReminders, { campaignId: campaign.id }, { ...options, jobId: feedRemindersJobId(campaign.id) });
+      }
+      if (jobs.includes('digest') && this.digests.isDue(campaign)) {
+        await this.campaignsQueue.add(JOBS.sendDigest, { campaignId: campaign.id }, { ...options, jobId: digestJobId(campaign.id) });
       }
     } catch (err) {
       this.logger.warn(`campaign ${campaign.id}: queue update deferred to the next sweep: ${(err as Error).message}`);
@@ -267,7 +310,7 @@ export class CampaignsService {
   async launch(id: number, actor: string, options: { acceptGaps?: boolean; canary?: number } = {}): Promise<Campaign & { progress: CampaignProgress }> {
     const draft = await this.find(id);
     if (draft.status === 'draft') {
-      const { problems } = this.renderer.checkTemplate(draft);
+      const { problems } = this.templateProblems(draft);
       if (problems.length) {
         throw new UnprocessableEntityException({ message: `the notice template fails the link check: ${describeProblems(problems)}`, problems });
       }
@@ -329,7 +372,42 @@ export class CampaignsService {
       status: 'running',
       canaryRemaining: c.canaryRemaining === 0 ? null : c.canaryRemaining,
     }));
-    await this.syncQueues(campaign, ['launch', 'feed']);
+    await this.syncQueues(campaign, ['launch', 'feed', 'reminders']);
+    return this.get(id);
+  }
+
+  /** PATCH: the rate, the reminder schedule and the digest's managers, each audited as its own change. */
+  async update(id: number, changes: UpdateCampaignDto, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
+    const { noticeRate, reminders, maxReminders, digestTo } = changes;
+    if (noticeRate === undefined && reminders === undefined && maxReminders === undefined && digestTo === undefined) {
+      throw new BadRequestException('give at least one of noticeRate, reminders, maxReminders, digestTo');
+    }
+    if (reminders !== undefined || maxReminders !== undefined) await this.setReminders(id, { reminders, maxReminders }, actor);
+    if (digestTo !== undefined) await this.setDigest(id, digestTo, actor);
+    return noticeRate === undefined ? this.get(id) : this.setRate(id, noticeRate, actor);
+  }
+
+  /**
+   * Changes the reminder schedule, also while running: offsets still count from launch, reminders already started
+   * stay as they went, and the next one is the first offset of the new schedule not yet reached.
+   */
+  async setReminders(id: number, input: { reminders?: string; maxReminders?: number | null }, actor: string): Promise<Campaign & { progress: CampaignProgress }> {
+    const offsets = input.reminders === undefined ? undefined : this.reminderOffsets(input.reminders);
+    const campaign = await this.transition(
+      id,
+      actor,
+      'campaign.reminders',
+      ['draft', 'running', 'paused'],
+      () => ({ ...(offsets && { reminderOffsets: offsets }), ...(input.maxReminders !== undefined && { maxReminders: input.maxReminders }) }),
+      { reminders: offsets && formatReminderSchedule(offsets), maxReminders: input.maxReminders },
+    );
+    if (campaign.status === 'running') await this.syncQueues(campaign, ['reminders']);
+    return this.get(id);
+  }
+
+  async setDigest(id: number, digestTo: string[], actor: string): Promise<Campaign & { progress: CampaignProgress }> {
+    const managers = this.managers(digestTo);
+    await this.transition(id, actor, 'campaign.digest', ['draft', 'running', 'paused'], () => ({ digestTo: managers }), { digestManagers: managers.length });
     return this.get(id);
   }
 
@@ -444,14 +522,15 @@ export class CampaignsService {
   }
 
   /**
-   * Rebuilds queue state from the database: restarts interrupted flagging, tops up notice queues, restores rate limits
-   * and pause flags Redis may have lost, completes finished campaigns and finishes interrupted cancellations.
+   * Rebuilds queue state from the database: restarts interrupted flagging, tops up notice queues, starts and feeds due
+   * reminders, queues due digests, restores rate limits and pause flags Redis may have lost, completes finished
+   * campaigns and finishes interrupted cancellations.
    */
   async sweep(): Promise<void> {
     const active = await this.prisma.campaign.findMany({ where: { status: { in: ['running', 'paused'] } } });
     for (const campaign of active) {
       if (await this.completeIfDone(campaign.id)) continue;
-      await this.syncQueues(campaign, campaign.status === 'running' ? ['launch', 'feed'] : ['launch']);
+      await this.syncQueues(campaign, campaign.status === 'running' ? ['launch', 'feed', 'reminders', 'digest'] : ['launch', 'digest']);
     }
     const cancelling = await this.prisma.$queryRaw<{ id: number }[]>(Prisma.sql`
       SELECT c.id FROM campaigns c WHERE c.status = 'cancelled' AND EXISTS (

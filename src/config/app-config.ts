@@ -177,6 +177,8 @@ const configSchema = z.object({
   /** Where development and test keep a generated SECRET_ENCRYPTION_KEY; production must set the key. */
   SECRET_KEY_FILE: z.string().default('var/secret-encryption.key'),
   CAMPAIGN_SWEEP_INTERVAL: duration.default(parseDuration('5s') as never),
+  /** How often a campaign's managers get the digest (first one this long after launch). */
+  CAMPAIGN_DIGEST_INTERVAL: duration.default(parseDuration('24h') as never),
   CAMPAIGN_FLAG_BATCH: z.coerce.number().int().min(100).max(50_000).default(10_000),
   NOTICE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
   NOTICE_SEND_BUDGET_MS: z.coerce.number().int().min(1).max(60_000).default(100),
@@ -411,6 +413,8 @@ export interface AppConfig {
     noticeRetryDelayMs: number;
     /** Most notice jobs one campaign keeps waiting in Redis (about 700 bytes each). */
     noticeQueueMax: number;
+    /** How often a campaign's managers get the digest of counts per org unit. */
+    digestIntervalSeconds: number;
   };
   webhooks: {
     timeoutSeconds: number;
@@ -511,6 +515,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = configEnvironment()): AppCon
       noticeMaxAttempts: c.NOTICE_MAX_ATTEMPTS,
       noticeRetryDelayMs: c.NOTICE_RETRY_DELAY_MS,
       noticeQueueMax: c.NOTICE_QUEUE_MAX,
+      digestIntervalSeconds: c.CAMPAIGN_DIGEST_INTERVAL,
     },
     webhooks: {
       timeoutSeconds: c.WEBHOOK_TIMEOUT,

@@ -46,6 +46,7 @@ export interface LiveNumbers {
   p90: string;
   funnel: Array<{ key: string; label: string; count: string; percent: string; width: number }>;
   chartSvg: string;
+  reminders: Array<{ number: number; at: string; recipients: string; sent: string; failed: string; gained: string; gainedPercent: string }>;
 }
 
 /**
@@ -118,6 +119,15 @@ export class DashboardViewService {
 
   async liveNumbers(campaign: DashboardCampaign, funnel: Funnel): Promise<LiveNumbers> {
     const aggregates = await this.dashboard.campaignAggregates(campaign);
+    const percentOf = (n: number) => `${(funnel.affected ? (n / funnel.affected) * 100 : 0).toFixed(1)}%`;
+    // The funnel marks when each reminder went out and how many it reached, after the steps every account goes through.
+    const reminderSteps = aggregates.reminders.map((r) => ({
+      key: `reminder_${r.number}`,
+      label: `Reminder ${r.number} sent ${when(r.startedAt)}`,
+      count: formatCount(r.sent),
+      percent: percentOf(r.sent),
+      width: funnel.affected ? (r.sent / funnel.affected) * 100 : 0,
+    }));
     return {
       status: campaign.status,
       statusLabel: STATUS_LABELS[campaign.status],
@@ -130,8 +140,26 @@ export class DashboardViewService {
       completionPercent: `${funnel.completionPercent.toFixed(1)}%`,
       median: formatDuration(aggregates.medianSeconds),
       p90: formatDuration(aggregates.p90Seconds),
-      funnel: funnel.steps.map((s) => ({ key: s.key, label: s.label, count: formatCount(s.count), percent: `${s.percent.toFixed(1)}%`, width: s.percent })),
-      chartSvg: completionChartSvg(aggregates.curve, funnel.affected, aggregates.start, aggregates.end),
+      funnel: [
+        ...funnel.steps.map((s) => ({ key: s.key, label: s.label, count: formatCount(s.count), percent: `${s.percent.toFixed(1)}%`, width: s.percent })),
+        ...reminderSteps,
+      ],
+      chartSvg: completionChartSvg(
+        aggregates.curve,
+        funnel.affected,
+        aggregates.start,
+        aggregates.end,
+        aggregates.reminders.map((r) => ({ at: r.startedAt, label: `R${r.number}` })),
+      ),
+      reminders: aggregates.reminders.map((r) => ({
+        number: r.number,
+        at: when(r.startedAt),
+        recipients: formatCount(r.recipients),
+        sent: formatCount(r.sent),
+        failed: formatCount(r.failed),
+        gained: formatCount(r.completedWithin48h),
+        gainedPercent: percentOf(r.completedWithin48h),
+      })),
     };
   }
 
@@ -184,6 +212,7 @@ export class DashboardViewService {
         withoutVerifiedEmail: formatCount(gaps.withoutVerifiedEmail),
       },
       chartSvg: numbers.chartSvg,
+      reminders: numbers.reminders,
       orgUnits: aggregates.orgUnits.map((u) => ({
         ...u,
         total: formatCount(u.total),

@@ -48,6 +48,16 @@ export interface OrgUnitRow {
   percent: number;
 }
 
+/** One reminder as it went out, and the resets in the 48 hours after it. */
+export interface ReminderRow {
+  number: number;
+  startedAt: Date;
+  recipients: number;
+  sent: number;
+  failed: number;
+  completedWithin48h: number;
+}
+
 export interface CampaignAggregates {
   curve: CurvePoint[];
   start: Date;
@@ -56,6 +66,7 @@ export interface CampaignAggregates {
   p90Seconds: number | null;
   orgUnits: OrgUnitRow[];
   orgUnitCount: number;
+  reminders: ReminderRow[];
 }
 
 export interface PendingAccount {
@@ -135,7 +146,7 @@ export class DashboardService {
   private async computeAggregates(campaign: DashboardCampaign): Promise<CampaignAggregates> {
     const start = campaign.launchedAt ?? campaign.createdAt;
     const end = new Date(Math.max(start.getTime() + 60_000, (campaign.completedAt ?? campaign.cancelledAt ?? new Date()).getTime()));
-    const [buckets, [times], orgUnits] = await Promise.all([
+    const [buckets, [times], orgUnits, reminders] = await Promise.all([
       this.prisma.$queryRaw<{ bucket: number; n: number }[]>(Prisma.sql`
         SELECT least(greatest(width_bucket(extract(epoch FROM completed_at)::float8, ${start.getTime() / 1000}::float8, ${end.getTime() / 1000}::float8, ${CURVE_BUCKETS}::int), 1), ${CURVE_BUCKETS}::int) AS bucket,
                count(*)::int AS n
@@ -153,6 +164,14 @@ export class DashboardService {
         GROUP BY a.org_unit
         ORDER BY count(*) FILTER (WHERE ca.state = 'completed')::float8 / count(*), count(*) DESC, a.org_unit
         LIMIT ${ORG_UNIT_ROWS}`),
+      // Each reminder's gain counts resets in its 48 hours, whether or not the user got that reminder: the question
+      // is how far completion moved after it went out.
+      this.prisma.$queryRaw<ReminderRow[]>(Prisma.sql`
+        SELECT r.number, r.started_at AS "startedAt", r.recipients, r.sent, r.failed,
+               (SELECT count(*)::int FROM campaign_accounts ca
+                WHERE ca.campaign_id = r.campaign_id AND ca.state = 'completed'
+                  AND ca.completed_at >= r.started_at AND ca.completed_at < r.started_at + interval '48 hours') AS "completedWithin48h"
+        FROM campaign_reminders r WHERE r.campaign_id = ${campaign.id} ORDER BY r.number`),
     ]);
     const perBucket = new Map(buckets.map((b) => [b.bucket, b.n]));
     const step = (end.getTime() - start.getTime()) / CURVE_BUCKETS;
@@ -177,6 +196,7 @@ export class DashboardService {
         percent: r.total ? Math.round((r.completed / r.total) * 1000) / 10 : 0,
       })),
       orgUnitCount: orgUnits[0]?.units ?? 0,
+      reminders,
     };
   }
 

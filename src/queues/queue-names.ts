@@ -17,18 +17,37 @@ export const JOBS = {
   launchCampaign: 'launch-campaign',
   feedNotices: 'feed-notices',
   deliverWebhook: 'deliver-webhook',
+  /** Starts a campaign's due reminder and tops its queue up (on the campaigns queue). */
+  feedReminders: 'feed-reminders',
+  /** One reminder to one account, on the campaign's notice queue: inside its rate and its pause. */
+  sendReminder: 'send-reminder',
+  sendDigest: 'send-digest',
 } as const;
 
 /** User mail is one job name; the payload's kind says which mail. */
 export const USER_MAIL_KINDS = ['reset-link', 'password-changed'] as const;
 
 /** Every kind of job a worker runs; each has exactly one `@HandlesJob` handler (checked before workers start). */
-export const JOB_KINDS = [JOBS.launchCampaign, JOBS.feedNotices, JOBS.sendNotice, JOBS.deliverWebhook, ...USER_MAIL_KINDS] as const;
+export const JOB_KINDS = [
+  JOBS.launchCampaign,
+  JOBS.feedNotices,
+  JOBS.sendNotice,
+  JOBS.deliverWebhook,
+  JOBS.feedReminders,
+  JOBS.sendReminder,
+  JOBS.sendDigest,
+  ...USER_MAIL_KINDS,
+] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export interface SendNoticeJob {
   campaignId: number;
   accountId: number;
+}
+
+/** Reminder `reminder` (1 for the first) of the campaign's schedule to one account. */
+export interface SendReminderJob extends SendNoticeJob {
+  reminder: number;
 }
 
 export interface SendUserMailJob {
@@ -67,4 +86,16 @@ export function launchJobId(campaignId: number): string {
 
 export function feedJobId(campaignId: number): string {
   return `feed-${campaignId}`;
+}
+
+export function reminderJobId(campaignId: number, accountId: number, reminder: number): string {
+  return `reminder-${campaignId}-${accountId}-${reminder}`;
+}
+
+export function feedRemindersJobId(campaignId: number): string {
+  return `reminders-${campaignId}`;
+}
+
+export function digestJobId(campaignId: number): string {
+  return `digest-${campaignId}`;
 }

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import type { CampaignScope } from '../../generated/prisma/enums.js';
-import { MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../campaign-limits.js';
+import { MAX_DIGEST_MANAGERS, MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE, MAX_REMINDERS } from '../campaign-limits.js';
 
 /** A JSON body is limited to 64 KB; larger lists go through `resetctl campaign create --usernames FILE`. */
 export const MAX_USERNAMES_IN_BODY = 5_000;
@@ -69,4 +69,27 @@ export class CreateCampaignDto {
   @IsString()
   @Matches(/^[a-z0-9-]{1,64}$/)
   template?: string;
+
+  @ApiPropertyOptional({
+    example: '3d,7d,14d',
+    description: 'Reminders after launch (s, m, h, d), increasing: each a link-free notice to the accounts still to reset, inside noticeRate',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(0, 500)
+  reminders?: string;
+
+  @ApiPropertyOptional({ description: 'Send at most this many reminders of the schedule' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_REMINDERS)
+  maxReminders?: number;
+
+  @ApiPropertyOptional({ type: [String], description: 'Managers who get a daily link-free digest of how many are still to reset per org unit' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_DIGEST_MANAGERS)
+  @IsEmail({}, { each: true })
+  digestTo?: string[];
 }

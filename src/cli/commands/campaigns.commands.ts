@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CampaignPreview, CampaignProgress } from '../../campaigns/campaigns.service.js';
-import { MAX_CANARY, MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE } from '../../campaigns/campaign-limits.js';
+import { MAX_CANARY, MAX_DIGEST_MANAGERS, MAX_LINK_TTL_MINUTES, MAX_NOTICE_RATE, MAX_REMINDERS } from '../../campaigns/campaign-limits.js';
 import { parseDuration } from '../../config/app-config.js';
 import { parseDomainRates } from '../../notifications/notices/domain-rates.js';
 import { describeProblems } from '../../notifications/link-free.js';
+import { formatReminderSchedule, parseReminderSchedule } from '../../notifications/notices/reminder-schedule.js';
 import { PROGRESS_STATES } from '../../progress/progress-states.js';
 import { positiveInt, print, withApp } from '../cli-runner.js';
 
@@ -36,6 +37,33 @@ function domainRates(value: string): string {
     throw new InvalidArgumentError((err as Error).message);
   }
   return value;
+}
+
+/** Checks the schedule as the service will; passed on as written. */
+function reminderSchedule(value: string): string {
+  try {
+    parseReminderSchedule(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
+}
+
+function maxReminders(value: string): number {
+  const n = positiveInt(value);
+  if (n > MAX_REMINDERS) throw new InvalidArgumentError(`at most ${MAX_REMINDERS} reminders`);
+  return n;
+}
+
+function digestManagers(value: string): string[] {
+  const managers = value.split(',').map((m) => m.trim()).filter(Boolean);
+  if (!managers.length || managers.length > MAX_DIGEST_MANAGERS) throw new InvalidArgumentError(`give 1 to ${MAX_DIGEST_MANAGERS} addresses, comma-separated`);
+  return managers;
+}
+
+function reminderLine(c: { id: number; reminderOffsets: number[]; maxReminders: number | null }): string {
+  const schedule = c.reminderOffsets.length ? formatReminderSchedule(c.reminderOffsets) : 'none';
+  return `campaign ${c.id}: reminders ${schedule} after launch${c.maxReminders ? `, at most ${c.maxReminders}` : ''}`;
 }
 
 function linkTtlMinutes(value: string): number {
@@ -108,7 +136,13 @@ export function registerCampaignCommands(program: Command): void {
     .option('--domain-rate <list>', 'notices per second per recipient domain, shared by all campaigns, e.g. gmail.com=20,outlook.com=20,*=50', domainRates)
     .option('--link-ttl <duration>', 'lifetime of the reset links users ask for (1m to 24h)', linkTtlMinutes, 30)
     .option('--template <name>', 'notice template under templates/mail', 'breach-notice')
-    .action(async (opts: { name: string; incident: string; reason: string; all?: boolean; usernames?: string; orgUnit?: string; rate: number; domainRate?: string; linkTtl: number; template: string }) => {
+    .option('--remind <schedule>', 'reminders after launch to accounts still to reset, e.g. 3d,7d,14d (s, m, h, d)', reminderSchedule)
+    .option('--max-reminders <n>', 'send at most N reminders of the schedule', maxReminders)
+    .option('--digest-to <addresses>', 'managers who get a daily digest of counts per org unit, e.g. a@example.org,b@example.org', digestManagers)
+    .action(async (opts: {
+      name: string; incident: string; reason: string; all?: boolean; usernames?: string; orgUnit?: string; rate: number; domainRate?: string; linkTtl: number; template: string;
+      remind?: string; maxReminders?: number; digestTo?: string[];
+    }) => {
       const scopes = [opts.all, opts.usernames, opts.orgUnit].filter(Boolean).length;
       if (scopes !== 1) throw new InvalidArgumentError('give exactly one of --all, --usernames FILE, --org-unit X');
       const usernames = opts.usernames ? await readUsernames(opts.usernames) : undefined;
@@ -126,11 +160,14 @@ export function registerCampaignCommands(program: Command): void {
             domainRates: opts.domainRate,
             linkTtlMinutes: opts.linkTtl,
             template: opts.template,
+            reminders: opts.remind,
+            maxReminders: opts.maxReminders,
+            digestTo: opts.digestTo,
           },
           actor,
         ),
       );
-      print(`campaign ${created.id} created (draft), phrase "${created.phrase}"\n\n${previewReport(preview, created.id)}`);
+      print(`campaign ${created.id} created (draft), phrase "${created.phrase}"\n${created.reminderOffsets.length ? `${reminderLine(created)}\n` : ''}\n${previewReport(preview, created.id)}`);
       if (!preview.linkCheck.ok) process.exitCode = 2;
     });
 
@@ -200,6 +237,27 @@ export function registerCampaignCommands(program: Command): void {
       const Campaigns = await campaignsService();
       const result = await withApp((get, actor) => get(Campaigns).setRate(campaignId(id), perSecond, actor));
       print(`campaign ${result.id}: ${result.noticeRate} notices per second`);
+    });
+
+  campaign
+    .command('reminders <id> <schedule>')
+    .description('change the reminder schedule (e.g. 3d,7d,14d; "" for none), also while running; offsets count from launch')
+    .option('--max-reminders <n>', 'send at most N reminders of the schedule', maxReminders)
+    .action(async (id: string, schedule: string, opts: { maxReminders?: number }) => {
+      const reminders = reminderSchedule(schedule);
+      const Campaigns = await campaignsService();
+      const result = await withApp((get, actor) => get(Campaigns).setReminders(campaignId(id), { reminders, maxReminders: opts.maxReminders }, actor));
+      print(reminderLine(result));
+    });
+
+  campaign
+    .command('digest <id> <addresses>')
+    .description('managers who get the daily digest of counts per org unit (comma-separated; "" stops it)')
+    .action(async (id: string, addresses: string) => {
+      const managers = addresses.trim() ? digestManagers(addresses) : [];
+      const Campaigns = await campaignsService();
+      const result = await withApp((get, actor) => get(Campaigns).setDigest(campaignId(id), managers, actor));
+      print(`campaign ${result.id}: daily digest to ${result.digestTo.length} manager(s)`);
     });
 
   campaign

@@ -5,6 +5,10 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { TemplatesService } from '../../templates/templates.service.js';
 import { type LinkProblem, checkMail, describeProblems, findLinks, neutralise } from '../link-free.js';
 import { USER_MAIL_TEMPLATES } from '../user-mail/user-mail-renderer.service.js';
+import { REMINDER_TEMPLATE } from './reminder-schedule.js';
+
+/** Mail templates that are not a campaign's first notice: the reminder, and the managers' digest (no account in it). */
+const NOT_NOTICE_TEMPLATES: readonly string[] = [...USER_MAIL_TEMPLATES, REMINDER_TEMPLATE, 'manager-digest'];
 
 export interface NoticeCampaign {
   id: number;
@@ -74,7 +78,7 @@ export class NoticeRendererService {
 
   /** A notice template: a mail template that is not one of the mails users ask for (a confirmation must never go out as a notice). */
   templateExists(name: string): boolean {
-    return !(USER_MAIL_TEMPLATES as readonly string[]).includes(name) && this.templates.mailExists(name);
+    return !NOT_NOTICE_TEMPLATES.includes(name) && this.templates.mailExists(name);
   }
 
   /**
@@ -82,9 +86,9 @@ export class NoticeRendererService {
    * values. The fixed part is checked once per campaign and locale with realistic, hostile and edge-case values;
    * per notice only the values themselves are checked, which costs a fraction of checking the whole mail.
    */
-  render(campaign: NoticeCampaign, recipient: NoticeRecipient): RenderedNotice {
+  render(campaign: NoticeCampaign, recipient: NoticeRecipient, reminder?: number): RenderedNotice {
     const values = this.values(recipient);
-    const notice = this.renderUnchecked(campaign, recipient, values);
+    const notice = this.renderUnchecked(campaign, recipient, values, reminder);
     notice.problems = [
       ...this.checkedTemplate(campaign, recipient.locale || 'en'),
       ...findLinks('username', values.username),
@@ -97,7 +101,7 @@ export class NoticeRendererService {
     return { username: neutralise(recipient.username), displayName: neutralise(recipient.displayName || recipient.username) };
   }
 
-  private renderUnchecked(campaign: NoticeCampaign, recipient: NoticeRecipient, values = this.values(recipient)): RenderedNotice {
+  private renderUnchecked(campaign: NoticeCampaign, recipient: NoticeRecipient, values = this.values(recipient), reminder?: number): RenderedNotice {
     // Campaign text is checked when the campaign is created; account data is untrusted and always neutralised.
     const mail = this.templates.renderMail(campaign.template, recipient.locale || 'en', {
       incidentRef: campaign.incidentRef,
@@ -109,7 +113,9 @@ export class NoticeRendererService {
       ...mail,
       headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
       // Stable per campaign and account, so a receiver can drop a duplicate resent after a crash.
-      messageId: `<reset-notice-${campaign.id}-${recipient.id}.${this.messageIdSalt}@${this.messageIdDomain}>`,
+      messageId: reminder
+        ? `<reset-reminder-${campaign.id}-${recipient.id}-${reminder}.${this.messageIdSalt}@${this.messageIdDomain}>`
+        : `<reset-notice-${campaign.id}-${recipient.id}.${this.messageIdSalt}@${this.messageIdDomain}>`,
       problems: [],
     };
   }
@@ -127,7 +133,7 @@ export class NoticeRendererService {
 
   /** `resetctl templates preview`: the template with sample campaign text. */
   previewTemplate(name: string, locale = 'en'): { sample: RenderedNotice; problems: LinkProblem[] } {
-    if (!this.templateExists(name)) throw new Error(`no notice template "${name}" in templates/mail`);
+    if (!this.templateExists(name) && name !== REMINDER_TEMPLATE) throw new Error(`no notice template "${name}" in templates/mail`);
     const campaign = {
       id: 0,
       incidentRef: 'INC-0000',

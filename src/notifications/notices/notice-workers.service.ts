@@ -4,11 +4,12 @@ import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { HandlesJob } from '../../queues/job-handlers.js';
-import { JOBS, type SendNoticeJob, noticeQueueName } from '../../queues/queue-names.js';
+import { JOBS, type SendNoticeJob, type SendReminderJob, noticeQueueName } from '../../queues/queue-names.js';
 import { redisConnectionOptions } from '../../queues/queues.module.js';
 import { sendSlotsFor } from './notice-rate.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
 import { NoticeDeferredError, type NoticeOutcome, NoticeSenderService } from './notice-sender.service.js';
+import { ReminderSenderService } from './reminder-sender.service.js';
 
 /**
  * A new worker sends one notice at a time until it has sent WARM_UP_SENDS, or WARM_UP_MS have passed since its first
@@ -42,6 +43,7 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
   constructor(
     private readonly prisma: PrismaService,
     private readonly sender: NoticeSenderService,
+    private readonly reminders: ReminderSenderService,
     private readonly renderer: NoticeRendererService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -63,7 +65,10 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
       }
       let outcome: NoticeOutcome;
       try {
-        outcome = await this.sender.send(job.data.campaignId, job.data.accountId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+        outcome =
+          job.name === JOBS.sendReminder
+            ? await this.sendReminder(job as Job<SendReminderJob>)
+            : await this.sender.send(job.data.campaignId, job.data.accountId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
       } catch (err) {
         if (!(err instanceof NoticeDeferredError)) throw err;
         await job.moveToDelayed(Date.now() + err.delayMs, token);
@@ -72,6 +77,12 @@ export class NoticeWorkersService implements OnApplicationBootstrap, OnModuleDes
       if (entry && outcome !== 'skipped' && ++entry.sent === WARM_UP_SENDS) void this.reconcile();
       return outcome;
     };
+  }
+
+  /** Reminders share the campaign's queue, so its rate limit, pacing and pause hold them exactly like notices. */
+  @HandlesJob(JOBS.sendReminder)
+  private sendReminder(job: Job<SendReminderJob>): Promise<NoticeOutcome> {
+    return this.reminders.send(job.data.campaignId, job.data.accountId, job.data.reminder);
   }
 
   private ensure(campaign: { id: number; noticeRate: number; template: string }): void {

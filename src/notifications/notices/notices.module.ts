@@ -8,11 +8,13 @@ import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeQueueService } from './notice-queue.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
 import { NoticeSenderService } from './notice-sender.service.js';
+import { ReminderFeedService } from './reminder-feed.service.js';
+import { ReminderSenderService } from './reminder-sender.service.js';
 
-/** Link-free campaign notices: rendering, the link check and queueing. */
+/** Link-free campaign notices and reminders: rendering, the link check and queueing. */
 @Module({
   imports: [AuditModule, BouncesModule, ProgressModule, TemplatesModule],
-  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService, NoticeBacklogMetrics],
-  exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService],
+  providers: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService, NoticeBacklogMetrics, ReminderSenderService, ReminderFeedService],
+  exports: [NoticeRendererService, NoticeQueueService, NoticeSenderService, NoticePacerService, ReminderSenderService, ReminderFeedService],
 })
 export class NoticesModule {}
