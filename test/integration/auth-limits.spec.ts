@@ -2,6 +2,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { QUEUES } from '../../src/queues/queue-names.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ResetLinkMailService } from '../../src/notifications/user-mail/reset-link-mail.service.js';
 import { PasswordHasherService } from '../../src/passwords/password-hasher.service.js';
 import { RedisService } from '../../src/redis/redis.module.js';
 import { Browser, LINK_SUBJECT, mailTo, createCampaign, csrfFrom, flagAccounts, seedAccount } from '../support/auth-flow.js';
@@ -83,6 +84,17 @@ describe('sign-in and reset-link limits', () => {
     const noisy = new Browser(t.baseUrl, '10.0.6.1');
     for (let i = 0; i < 8; i++) expect((await noisy.login(`stranger${i}`, 'wrong')).status).toBe(401);
     expect((await known.login(nina.username, changed)).status).toBe(429);
+  });
+
+  it('leaves exactly one usable link when several are issued for one account at the same moment', async () => {
+    const liam = await seedAccount(t, { password: 'liams old password' });
+    await flagAccounts(t, campaignId, [liam.id]);
+    // As several user-mail workers would, each taking one of the account's link jobs at once.
+    const links = t.get(ResetLinkMailService);
+    expect(await Promise.all(Array.from({ length: 6 }, () => links.send(liam.id)))).toEqual(Array(6).fill('sent'));
+    const tokens = await t.prisma.resetToken.findMany({ where: { accountId: liam.id }, orderBy: { id: 'asc' } });
+    expect(tokens).toHaveLength(6);
+    expect(tokens.filter((r) => r.revokedAt === null).map((r) => r.id)).toEqual([tokens[5].id]);
   });
 
   it('sends at most 3 links per account per window, then a per-IP limit, with a clear message', async () => {

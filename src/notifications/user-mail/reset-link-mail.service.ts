@@ -16,7 +16,8 @@ export type ResetLinkOutcome = 'sent' | 'not-eligible';
 
 /**
  * Creates a reset token and mails its link. The token row, the revocation of older links and the campaign
- * progress commit together before the mail goes out; a retried job simply issues a newer link that replaces it.
+ * progress commit together, under the account's row lock, before the mail goes out; a retried job simply issues a
+ * newer link that replaces it.
  */
 @Injectable()
 export class ResetLinkMailService {
@@ -35,6 +36,9 @@ export class ResetLinkMailService {
   async send(accountId: number): Promise<ResetLinkOutcome> {
     const token = newOpaqueToken();
     const issued = await this.prisma.$transaction(async (tx) => {
+      // One issuer at a time per account: two at once would each revoke only the links committed before them, and
+      // leave both of theirs usable.
+      await tx.$queryRaw`SELECT id FROM accounts WHERE id = ${accountId} FOR UPDATE`;
       const account = await tx.account.findUnique({ where: { id: accountId } });
       // The database decides: a reset that completed (or a campaign cancelled) after the request sends nothing.
       if (!account?.mustReset || !hasReachableEmail(account)) return null;
