@@ -8,7 +8,7 @@ import { TemplatesService } from '../templates/templates.service.js';
 import { CoalescedReads } from '../common/coalesced-reads.js';
 import { WebhookDeliveriesService } from '../integrations/webhooks/webhook-deliveries.service.js';
 import { completionChartSvg } from './completion-chart.js';
-import { type DashboardCampaign, DashboardService, PENDING_PAGE, type RevisitAlert } from './dashboard.service.js';
+import { type CampaignAggregates, type DashboardCampaign, DashboardService, PENDING_PAGE, type RevisitAlert } from './dashboard.service.js';
 import { type Funnel, formatCount, formatDuration } from './funnel.js';
 
 const STATUS_LABELS: Record<string, string> = {
@@ -117,8 +117,7 @@ export class DashboardViewService {
     });
   }
 
-  async liveNumbers(campaign: DashboardCampaign, funnel: Funnel): Promise<LiveNumbers> {
-    const aggregates = await this.dashboard.campaignAggregates(campaign);
+  private liveNumbers(campaign: DashboardCampaign, funnel: Funnel, aggregates: CampaignAggregates): LiveNumbers {
     const percentOf = (n: number) => `${(funnel.affected ? (n / funnel.affected) * 100 : 0).toFixed(1)}%`;
     // The funnel marks when each reminder went out and how many it reached, after the steps every account goes through.
     const reminderSteps = aggregates.reminders.map((r) => ({
@@ -166,7 +165,7 @@ export class DashboardViewService {
   live(id: number): Promise<LiveNumbers> {
     return this.lives.read(String(id), async () => {
       const { campaign, funnel } = await this.dashboard.campaign(id);
-      return this.liveNumbers(campaign, funnel);
+      return this.liveNumbers(campaign, funnel, await this.dashboard.campaignAggregates(campaign));
     });
   }
 
@@ -181,14 +180,14 @@ export class DashboardViewService {
   /** Everything on a campaign page that does not depend on who is looking. */
   private async campaignPageData(id: number, after: number): Promise<Record<string, unknown>> {
     const { campaign, funnel } = await this.dashboard.campaign(id);
-    const [numbers, aggregates, pending, failures, gaps, sendingRates] = await Promise.all([
-      this.liveNumbers(campaign, funnel),
+    const [aggregates, pending, failures, gaps, sendingRates] = await Promise.all([
       this.dashboard.campaignAggregates(campaign),
       this.dashboard.pending(id, after, PENDING_PAGE + 1),
       this.dashboard.noticeFailures(id),
       this.dashboard.gaps(campaign),
       this.sendingRates(campaign),
     ]);
+    const numbers = this.liveNumbers(campaign, funnel, aggregates);
     const page = pending.slice(0, PENDING_PAGE);
     return {
       title: `${campaign.name} · Reset dashboard`,

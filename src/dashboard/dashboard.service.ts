@@ -8,6 +8,7 @@ import type { AuthenticatedOperator } from '../operators/roles.decorator.js';
 import { operatorActor } from '../operators/roles.decorator.js';
 import { OPEN_STATES, emptyCounts, type StateCounts } from '../progress/progress-states.js';
 import { COUNTS_COLUMN, countsFromColumn } from '../progress/campaign-progress.service.js';
+import { CURVE_WIDTHS_S, timeToCompletePercentile } from '../progress/completion-buckets.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import type { CurvePoint } from './completion-chart.js';
 import { type Funnel, funnelFromCounts } from './funnel.js';
@@ -18,7 +19,7 @@ export const ORG_UNIT_ROWS = 50;
 export const PENDING_PAGE = 25;
 const FAILURE_ROWS = 10;
 const EXPORT_BATCH = 5000;
-/** Aggregates of a running campaign are recomputed at most this often (longer when the query is slow). */
+/** Gap counts of a running campaign are recomputed at most this often (longer when the query is slow). */
 const LIVE_TTL_MS = 5_000;
 const FINISHED_TTL_MS = 60_000;
 /** Revisit alerts look at the most recent audit entries only: a bounded primary-key range, whatever the log's size. */
@@ -101,14 +102,39 @@ export interface RevisitAlert {
 }
 
 /**
+ * CURVE_BUCKETS points from `start` (up to now), each the completions before it: whole wall-clock buckets of `width`
+ * seconds, and a share of the one it falls in, as if that bucket's completions were spread evenly up to min(its end,
+ * now, end). The last point has every completion, as the scan it replaces had.
+ */
+function curvePoints(buckets: [number, number][], width: number, start: Date, end: Date, now: number): CurvePoint[] {
+  const step = (end.getTime() - start.getTime()) / CURVE_BUCKETS;
+  const limit = Math.min(now, end.getTime()) / 1000;
+  const all = buckets.reduce((sum, [, n]) => sum + n, 0);
+  const curve: CurvePoint[] = [];
+  for (let b = 1; b <= CURVE_BUCKETS; b++) {
+    const at = new Date(start.getTime() + b * step);
+    if (at.getTime() > now && curve.length) break;
+    const atS = at.getTime() / 1000;
+    let cumulative = 0;
+    for (const [bucket, n] of buckets) {
+      const lo = bucket * width;
+      const hi = Math.min((bucket + 1) * width, limit);
+      cumulative += atS >= hi ? n : atS <= lo ? 0 : (n * (atS - lo)) / (hi - lo);
+    }
+    curve.push({ at, cumulative: b === CURVE_BUCKETS ? all : Math.round(cumulative) });
+  }
+  return curve;
+}
+
+/**
  * What the completion dashboard shows. Counts come from the O(1) counters, read with the campaign in one query;
- * lists are index-backed keyset pages on campaign_accounts (campaign_id, state, account_id); the aggregates that must
- * read every completed row (curve, percentiles, org units) are cached per campaign in StaleWhileRevalidateCache;
- * revisit alerts read a bounded id range of the audit log and are cached per viewer for a few seconds.
+ * lists are index-backed keyset pages on campaign_accounts (campaign_id, state, account_id); the aggregates (curve,
+ * percentiles, org units) are small rows CampaignProgressService maintains with every state move; gap counts (they read
+ * the scope's accounts) are cached per campaign in StaleWhileRevalidateCache; revisit alerts read a bounded id range
+ * of the audit log and are cached per viewer for a few seconds.
  */
 @Injectable()
 export class DashboardService {
-  private readonly aggregates = new StaleWhileRevalidateCache<CampaignAggregates>();
   private readonly alerts = new StaleWhileRevalidateCache<RevisitAlert[]>();
   private readonly gapCounts = new StaleWhileRevalidateCache<CampaignGaps>();
 
@@ -138,69 +164,52 @@ export class DashboardService {
     return { campaign, funnel: funnelFromCounts(countsFromColumn(counts)) };
   }
 
-  campaignAggregates(campaign: DashboardCampaign): Promise<CampaignAggregates> {
-    const finished = campaign.status === 'completed' || campaign.status === 'cancelled';
-    return this.aggregates.get(String(campaign.id), finished ? FINISHED_TTL_MS : LIVE_TTL_MS, () => this.computeAggregates(campaign));
-  }
-
-  private async computeAggregates(campaign: DashboardCampaign): Promise<CampaignAggregates> {
+  /**
+   * Curve, percentiles, org units and reminders from the rows CampaignProgressService keeps with every state move: one
+   * query of four primary-key range reads (a few hundred small rows at most), whatever the campaign's size.
+   */
+  async campaignAggregates(campaign: DashboardCampaign): Promise<CampaignAggregates> {
+    const now = Date.now();
     const start = campaign.launchedAt ?? campaign.createdAt;
-    const end = new Date(Math.max(start.getTime() + 60_000, (campaign.completedAt ?? campaign.cancelledAt ?? new Date()).getTime()));
-    const [buckets, [times], orgUnits, reminders] = await Promise.all([
-      this.prisma.$queryRaw<{ bucket: number; n: number }[]>(Prisma.sql`
-        SELECT least(greatest(width_bucket(extract(epoch FROM completed_at)::float8, ${start.getTime() / 1000}::float8, ${end.getTime() / 1000}::float8, ${CURVE_BUCKETS}::int), 1), ${CURVE_BUCKETS}::int) AS bucket,
-               count(*)::int AS n
-        FROM campaign_accounts WHERE campaign_id = ${campaign.id} AND state = 'completed'
-        GROUP BY 1 ORDER BY 1`),
-      this.prisma.$queryRaw<{ p50: number | null; p90: number | null }[]>(Prisma.sql`
-        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - flagged_at)) AS p50,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - flagged_at)) AS p90
-        FROM campaign_accounts WHERE campaign_id = ${campaign.id} AND state = 'completed'`),
-      this.prisma.$queryRaw<{ org_unit: string | null; total: number; completed: number; units: number }[]>(Prisma.sql`
-        SELECT a.org_unit, count(*)::int AS total, count(*) FILTER (WHERE ca.state = 'completed')::int AS completed,
-               (count(*) OVER ())::int AS units
-        FROM campaign_accounts ca JOIN accounts a ON a.id = ca.account_id
-        WHERE ca.campaign_id = ${campaign.id}
-        GROUP BY a.org_unit
-        ORDER BY count(*) FILTER (WHERE ca.state = 'completed')::float8 / count(*), count(*) DESC, a.org_unit
-        LIMIT ${ORG_UNIT_ROWS}`),
-      // Each reminder's gain counts resets in its 48 hours, whether or not the user got that reminder: the question
-      // is how far completion moved after it went out.
-      this.prisma.$queryRaw<ReminderRow[]>(Prisma.sql`
-        SELECT r.number, r.started_at AS "startedAt", r.recipients, r.sent, r.failed,
-               (SELECT count(*)::int FROM campaign_accounts ca
-                WHERE ca.campaign_id = r.campaign_id AND ca.state = 'completed'
-                  AND ca.completed_at >= r.started_at AND ca.completed_at < r.started_at + interval '48 hours') AS "completedWithin48h"
-        FROM campaign_reminders r WHERE r.campaign_id = ${campaign.id} ORDER BY r.number`),
-    ]);
-    const perBucket = new Map(buckets.map((b) => [b.bucket, b.n]));
+    const end = new Date(Math.max(start.getTime() + 60_000, (campaign.completedAt ?? campaign.cancelledAt ?? new Date(now)).getTime()));
     const step = (end.getTime() - start.getTime()) / CURVE_BUCKETS;
-    let cumulative = 0;
-    const curve: CurvePoint[] = [];
-    for (let b = 1; b <= CURVE_BUCKETS; b++) {
-      const at = new Date(start.getTime() + b * step);
-      if (at.getTime() > Date.now() && curve.length) break;
-      cumulative += perBucket.get(b) ?? 0;
-      curve.push({ at, cumulative });
-    }
+    const width = [...CURVE_WIDTHS_S].reverse().find((w) => w * 1000 <= step) ?? CURVE_WIDTHS_S[0];
+    const [row] = await this.prisma.$queryRaw<
+      {
+        times: [number, number][] | null;
+        curve: [number, number][] | null;
+        units: { org_unit: string; total: number; completed: number; units: number }[] | null;
+        reminders: (Omit<ReminderRow, 'startedAt'> & { startedAt: string })[] | null;
+      }[]
+    >(Prisma.sql`
+      SELECT (SELECT json_agg(json_build_array(bucket, count)) FROM campaign_completion_times WHERE campaign_id = ${campaign.id}) AS times,
+             (SELECT json_agg(json_build_array(bucket, count)) FROM campaign_completion_curve WHERE campaign_id = ${campaign.id} AND width_seconds = ${width}) AS curve,
+             (SELECT json_agg(u) FROM (
+                SELECT org_unit, total, completed, (count(*) OVER ())::int AS units FROM campaign_org_unit_counts WHERE campaign_id = ${campaign.id}
+                ORDER BY completed::float8 / nullif(total, 0), total DESC, org_unit LIMIT ${ORG_UNIT_ROWS}) u) AS units,
+             (SELECT json_agg(json_build_object('number', number, 'startedAt', started_at, 'recipients', recipients, 'sent', sent,
+                     'failed', failed, 'completedWithin48h', completed_within_48h) ORDER BY number)
+              FROM campaign_reminders WHERE campaign_id = ${campaign.id}) AS reminders`);
+    const times = new Map(row?.times ?? []);
+    const orgUnits = row?.units ?? [];
     return {
-      curve,
+      curve: curvePoints(row?.curve ?? [], width, start, end, now),
       start,
       end,
-      medianSeconds: times?.p50 === null || times?.p50 === undefined ? null : Number(times.p50),
-      p90Seconds: times?.p90 === null || times?.p90 === undefined ? null : Number(times.p90),
+      medianSeconds: timeToCompletePercentile(times, 0.5),
+      p90Seconds: timeToCompletePercentile(times, 0.9),
       orgUnits: orgUnits.map((r) => ({
-        orgUnit: r.org_unit ?? '(none)',
+        orgUnit: r.org_unit || '(none)',
         total: r.total,
         completed: r.completed,
         percent: r.total ? Math.round((r.completed / r.total) * 1000) / 10 : 0,
       })),
       orgUnitCount: orgUnits[0]?.units ?? 0,
-      reminders,
+      reminders: (row?.reminders ?? []).map((r) => ({ ...r, startedAt: new Date(r.startedAt) })),
     };
   }
 
-  /** Who the campaign leaves out (see CampaignGaps); counting reads the whole scope, so it is cached like the aggregates. */
+  /** Who the campaign leaves out (see CampaignGaps); counting reads the whole scope, so it is cached. */
   gaps(campaign: DashboardCampaign): Promise<CampaignGaps> {
     const finished = campaign.status === 'completed' || campaign.status === 'cancelled';
     return this.gapCounts.get(String(campaign.id), finished ? FINISHED_TTL_MS : LIVE_TTL_MS, async () => {

@@ -5,6 +5,7 @@ import type { ProgressState } from '../generated/prisma/enums.js';
 import { sha256Hex } from '../common/tokens.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { ALLOWED_FROM, STATE_TIMESTAMP, type StateCounts, emptyCounts } from './progress-states.js';
+import { CURVE_WIDTHS_S, TIME_TO_COMPLETE_EDGES } from './completion-buckets.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -36,6 +37,69 @@ async function queryRows<T>(tx: ProgressTx, sql: Prisma.Sql): Promise<T[]> {
   return (await tx.query<T & pg.QueryResultRow>({ name, text: sql.text, values: sql.values })).rows;
 }
 
+/**
+ * The dashboard's completion rows for the accounts in `moved` (just completed): their org unit's completed count, their
+ * time-to-complete bucket and their wall-clock bucket in every curve width. Completion is final, so these only grow.
+ */
+function completionCounters(campaignId: number): Prisma.Sql {
+  return Prisma.sql`, completed_units AS (
+        INSERT INTO campaign_org_unit_counts (campaign_id, org_unit, completed)
+        SELECT ${campaignId}, coalesce(org_unit, ''), count(*)::int FROM moved GROUP BY 2
+        ON CONFLICT (campaign_id, org_unit) DO UPDATE SET completed = campaign_org_unit_counts.completed + EXCLUDED.completed
+      ), completed_times AS (
+        INSERT INTO campaign_completion_times (campaign_id, bucket, count)
+        SELECT ${campaignId}, ${timeBucket(Prisma.sql`completed_at - flagged_at`)}, count(*)::int FROM moved GROUP BY 2
+        ON CONFLICT (campaign_id, bucket) DO UPDATE SET count = campaign_completion_times.count + EXCLUDED.count
+      ), completed_curve AS (
+        INSERT INTO campaign_completion_curve (campaign_id, width_seconds, bucket, count)
+        SELECT ${campaignId}, w, floor(extract(epoch FROM completed_at) / w)::int, count(*)::int
+        FROM moved, unnest(${CURVE_WIDTHS_S as number[]}::int[]) w GROUP BY 2, 3
+        ON CONFLICT (campaign_id, width_seconds, bucket) DO UPDATE SET count = campaign_completion_curve.count + EXCLUDED.count
+      ), reminder_gains AS (
+        -- Each reminder's gain counts resets in its 48 hours, whether or not the user got that reminder.
+        UPDATE campaign_reminders r SET completed_within_48h = r.completed_within_48h + g.n
+        FROM (SELECT r2.number, count(*)::int AS n FROM moved m JOIN campaign_reminders r2 ON r2.campaign_id = ${campaignId}
+                AND m.completed_at >= r2.started_at AND m.completed_at < r2.started_at + interval '48 hours'
+              GROUP BY r2.number) g
+        WHERE r.campaign_id = ${campaignId} AND r.number = g.number
+      )`;
+}
+
+/** SQL: every reminder's count of completions in its 48 hours, recounted from campaign_accounts. */
+export function recountReminderGains(campaignIds: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    UPDATE campaign_reminders r SET completed_within_48h = (
+      SELECT count(*)::int FROM campaign_accounts ca
+      WHERE ca.campaign_id = r.campaign_id AND ca.state = 'completed'
+        AND ca.completed_at >= r.started_at AND ca.completed_at < r.started_at + interval '48 hours')
+    WHERE r.campaign_id IN (${campaignIds})`;
+}
+
+
+/** SQL: the TIME_TO_COMPLETE_EDGES bucket of an interval. */
+function timeBucket(interval: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`greatest(width_bucket(extract(epoch FROM ${interval})::float8, ${TIME_TO_COMPLETE_EDGES as number[]}::float8[]), 1) - 1`;
+}
+
+/** A campaign's precomputed dashboard rows (see CampaignProgressService), or the same recounted from campaign_accounts. */
+export interface CampaignAggregateRows {
+  orgUnits: { orgUnit: string; total: number; completed: number }[];
+  times: { bucket: number; count: number }[];
+  curve: { widthSeconds: number; bucket: number; count: number }[];
+}
+
+/** SELECTs of a campaign's dashboard rows from campaign_accounts, in the columns of CampaignAggregateRows. */
+function recountSql(campaignId: number) {
+  return {
+    orgUnits: Prisma.sql`SELECT coalesce(org_unit, '') AS "orgUnit", count(*)::int AS total, (count(*) FILTER (WHERE state = 'completed'))::int AS completed
+      FROM campaign_accounts WHERE campaign_id = ${campaignId} GROUP BY 1`,
+    times: Prisma.sql`SELECT ${timeBucket(Prisma.sql`completed_at - flagged_at`)} AS bucket, count(*)::int AS count
+      FROM campaign_accounts WHERE campaign_id = ${campaignId} AND state = 'completed' GROUP BY 1`,
+    curve: Prisma.sql`SELECT w AS "widthSeconds", floor(extract(epoch FROM completed_at) / w)::int AS bucket, count(*)::int AS count
+      FROM campaign_accounts, unnest(${CURVE_WIDTHS_S as number[]}::int[]) w WHERE campaign_id = ${campaignId} AND state = 'completed' GROUP BY 1, 2`,
+  };
+}
+
 export interface AdvanceOptions {
   /** The SMTP reply kept with notice_failed. */
   noticeError?: string;
@@ -45,7 +109,9 @@ export interface AdvanceOptions {
 
 /**
  * The per-account campaign state and its O(1) counters. Every flow changes an account's progress through
- * this service, inside the caller's transaction, and each statement moves the rows and the counters together.
+ * this service, inside the caller's transaction, and each statement moves the rows and the counters together:
+ * the per-state counts, and the dashboard's rows (per org unit accounts and completions, the time-to-complete
+ * histogram, completions per wall-clock bucket), so a dashboard page reads a few small rows at any campaign size.
  */
 @Injectable()
 export class CampaignProgressService {
@@ -64,14 +130,18 @@ export class CampaignProgressService {
       : Prisma.empty;
     const rows = await tx.$queryRaw<{ n: number }[]>(Prisma.sql`
       WITH inserted AS (
-        INSERT INTO campaign_accounts (campaign_id, account_id)
-        SELECT ${campaignId}, ids.id FROM (${accountIds}) AS ids(id)
+        INSERT INTO campaign_accounts (campaign_id, account_id, org_unit)
+        SELECT ${campaignId}, a.id, a.org_unit FROM (${accountIds}) AS ids(id) JOIN accounts a ON a.id = ids.id
         ON CONFLICT DO NOTHING
-        RETURNING 1
+        RETURNING org_unit
       ), counted AS (
         INSERT INTO campaign_state_counts (campaign_id, state, count)
         SELECT ${campaignId}, 'flagged', count(*)::int FROM inserted
         ON CONFLICT (campaign_id, state) DO UPDATE SET count = campaign_state_counts.count + EXCLUDED.count
+      ), units AS (
+        INSERT INTO campaign_org_unit_counts (campaign_id, org_unit, total)
+        SELECT ${campaignId}, coalesce(org_unit, ''), count(*)::int FROM inserted GROUP BY 2
+        ON CONFLICT (campaign_id, org_unit) DO UPDATE SET total = campaign_org_unit_counts.total + EXCLUDED.total
       ) ${others}
       SELECT count(*)::int AS n FROM inserted`);
     return rows[0]?.n ?? 0;
@@ -100,8 +170,8 @@ export class CampaignProgressService {
       ), moved AS (
         UPDATE campaign_accounts ca SET state = ${to}::"ProgressState" ${stampColumn} ${noticeColumns}
         FROM old WHERE ca.campaign_id = ${campaignId} AND ca.account_id = old.account_id
-        RETURNING ca.account_id, old.state AS old_state
-      ), delta AS (
+        RETURNING ca.account_id, old.state AS old_state ${to === 'completed' ? Prisma.sql`, ca.org_unit, ca.flagged_at, ca.completed_at` : Prisma.empty}
+      ) ${to === 'completed' ? completionCounters(campaignId) : Prisma.empty}, delta AS (
         SELECT old_state AS state, -count(*) AS d FROM moved GROUP BY old_state
         UNION ALL
         SELECT ${to}::"ProgressState", count(*) FROM moved
@@ -145,5 +215,45 @@ export class CampaignProgressService {
     const counts = emptyCounts();
     for (const row of rows) counts[row.state] = row.n;
     return counts;
+  }
+
+  /** The campaign's precomputed dashboard rows, in a fixed order. */
+  async aggregateRows(campaignId: number): Promise<CampaignAggregateRows> {
+    const [orgUnits, times, curve] = await Promise.all([
+      this.prisma.campaignOrgUnitCount.findMany({ where: { campaignId }, orderBy: { orgUnit: 'asc' }, select: { orgUnit: true, total: true, completed: true } }),
+      this.prisma.campaignCompletionTime.findMany({ where: { campaignId }, orderBy: { bucket: 'asc' }, select: { bucket: true, count: true } }),
+      this.prisma.campaignCompletionCurve.findMany({
+        where: { campaignId },
+        orderBy: [{ widthSeconds: 'asc' }, { bucket: 'asc' }],
+        select: { widthSeconds: true, bucket: true, count: true },
+      }),
+    ]);
+    return { orgUnits, times, curve };
+  }
+
+  /** The same rows recounted from campaign_accounts; used to check them, never on a hot path. */
+  async recountAggregates(campaignId: number): Promise<CampaignAggregateRows> {
+    const sql = recountSql(campaignId);
+    const [orgUnits, times, curve] = await Promise.all([
+      this.prisma.$queryRaw<CampaignAggregateRows['orgUnits']>(Prisma.sql`${sql.orgUnits} ORDER BY 1`),
+      this.prisma.$queryRaw<CampaignAggregateRows['times']>(Prisma.sql`${sql.times} ORDER BY 1`),
+      this.prisma.$queryRaw<CampaignAggregateRows['curve']>(Prisma.sql`${sql.curve} ORDER BY 1, 2`),
+    ]);
+    return { orgUnits, times, curve };
+  }
+
+  /** Replaces the campaign's dashboard rows by a recount from campaign_accounts (repairs, and tests that rewrite history). */
+  async rebuildAggregates(tx: Tx, campaignId: number): Promise<void> {
+    const sql = recountSql(campaignId);
+    await tx.$executeRaw(Prisma.sql`
+      WITH gone_units AS (DELETE FROM campaign_org_unit_counts WHERE campaign_id = ${campaignId}),
+           gone_times AS (DELETE FROM campaign_completion_times WHERE campaign_id = ${campaignId})
+      DELETE FROM campaign_completion_curve WHERE campaign_id = ${campaignId}`);
+    // A statement of its own: the inserts must not meet the rows deleted above in the primary keys.
+    await tx.$executeRaw(Prisma.sql`
+      WITH units AS (INSERT INTO campaign_org_unit_counts (org_unit, total, completed, campaign_id) SELECT *, ${campaignId} FROM (${sql.orgUnits}) r),
+           times AS (INSERT INTO campaign_completion_times (bucket, count, campaign_id) SELECT *, ${campaignId} FROM (${sql.times}) r)
+      INSERT INTO campaign_completion_curve (width_seconds, bucket, count, campaign_id) SELECT *, ${campaignId} FROM (${sql.curve}) r`);
+    await tx.$executeRaw(recountReminderGains(Prisma.sql`${campaignId}::int`));
   }
 }
