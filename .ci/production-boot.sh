@@ -32,7 +32,7 @@ export NODE_ENV=production ROLE=all HOST=127.0.0.1 PORT="$port" \
   DATABASE_URL="$server/$db" QUEUE_PREFIX="ro-production-boot-$$" MAIL_OUTBOX_DIR="$work/var/outbox" LOG_LEVEL=warn
 # The runbook's first step; the service and resetctl then read SECRET_ENCRYPTION_KEY and the rest from ./.env.
 node dist/src/cli/resetctl.js init --public-url "http://127.0.0.1:$port" --mail-from "CI <ci@example.invalid>" \
-  --organisation "CI" --help-desk "ci@example.invalid" >/dev/null
+  --organisation "CI" --help-desk "+1 555 0100" >/dev/null
 
 node dist/src/main.js >"$work/service.log" 2>&1 &
 pid=$!
