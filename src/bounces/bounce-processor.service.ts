@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { sha256Hex } from '../common/tokens.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { PrismaService } from '../prisma/prisma.service.js';
 import { CampaignProgressService } from '../progress/campaign-progress.service.js';
 import { bounceNoticeError, readBounce } from './delivery-status.js';
@@ -37,6 +38,7 @@ export class BounceProcessor {
     private readonly prisma: PrismaService,
     private readonly progress: CampaignProgressService,
     private readonly verp: VerpAddresses,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -44,6 +46,12 @@ export class BounceProcessor {
    * read from its headers. Throws only when the database fails, so the caller can leave the mail for a later try.
    */
   async process(raw: Buffer | string, envelopeRecipients: string[] = []): Promise<BounceResult> {
+    const result = await this.record(raw, envelopeRecipients);
+    if (result === 'failed' || result === 'delayed' || result === 'ignored' || result === 'forged') this.metrics.bounces.inc({ kind: result });
+    return result;
+  }
+
+  private async record(raw: Buffer | string, envelopeRecipients: string[]): Promise<BounceResult> {
     const mail = await simpleParser(raw, { keepDeliveryStatus: true, skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
     const checks = (envelopeRecipients.length ? envelopeRecipients : headerAddresses(mail)).map((a) => this.verp.check(a));
     const target = checks.find((c) => c.kind === 'account');

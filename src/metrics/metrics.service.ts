@@ -62,6 +62,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly reminders = new Counter({
+    name: 'reset_reminders_total',
+    help: 'Reminder notices by campaign and result (sent: accepted; failed: refused for good or failed the link check)',
+    labelNames: ['campaign_id', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly bounces = new Counter({
+    name: 'reset_bounces_total',
+    help: 'Bounce reports received, by kind (failed, delayed, ignored: not a delivery report, forged: bad signature)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly gateDecisions = new Counter({
     name: 'reset_gate_decisions_total',
     help: "Connected applications' gate questions by decision (continue, pre_reset, password_change)",

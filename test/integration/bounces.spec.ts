@@ -192,6 +192,11 @@ describe('bounces received on the SMTP listener', () => {
     await deliver(l.verp.bad, permanent);
     expectOutcome(await rows(t, l));
     await expectCountersExact(t, l.campaignId);
+
+    // Counted once each by kind; the repeated report is not counted again.
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    const counted = Object.fromEntries([...metrics.matchAll(/^reset_bounces_total\{kind="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    expect(counted).toEqual({ failed: 1, delayed: 1, ignored: 1, forged: 2 });
   });
 
   it('refuses recipients that are not bounce addresses', async () => {

@@ -119,6 +119,8 @@ describe('campaign reminders and the manager digest', () => {
       expect(m.parsed.headers.get('auto-submitted')).toBe('auto-generated');
     }
     expect(new Set(reminders.map((m) => m.parsed.messageId)).size).toBe(9);
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(metrics).toContain(`reset_reminders_total{campaign_id="${id}",result="sent"} 9`);
     const audit = await t.prisma.auditEntry.findMany({ where: { campaignId: id, action: 'campaign.reminder' }, orderBy: { id: 'asc' } });
     expect(audit.map((a) => a.details)).toEqual([{ reminder: 1, recipients: 5 }, { reminder: 2, recipients: 4 }]);
 

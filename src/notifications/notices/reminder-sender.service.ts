@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { REACHABLE_EMAIL, hasReachableEmail } from '../../accounts/reachable-email.js';
+import { VerpAddresses } from '../../bounces/verp.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
 import { MailTransportService, classifySmtpError } from '../../mail/mail-transport.service.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { domainRatesFrom, isSlowDown, recipientDomain } from './domain-rates.js';
 import { NoticePacerService } from './notice-pacer.service.js';
@@ -50,9 +52,17 @@ export class ReminderSenderService {
     private readonly renderer: NoticeRendererService,
     private readonly mail: MailTransportService,
     private readonly pacer: NoticePacerService,
+    private readonly verp: VerpAddresses,
+    private readonly metrics: MetricsService,
   ) {}
 
   async send(campaignId: number, accountId: number, reminder: number): Promise<NoticeOutcome> {
+    const outcome = await this.attempt(campaignId, accountId, reminder);
+    if (outcome !== 'skipped') this.metrics.reminders.inc({ campaign_id: campaignId, result: outcome });
+    return outcome;
+  }
+
+  private async attempt(campaignId: number, accountId: number, reminder: number): Promise<NoticeOutcome> {
     const [row] = await this.prisma.$queryRaw<ReminderRow[]>(Prisma.sql`
       SELECT ca.state, c.status, c.notice_rate, c.domain_rates, c.incident_ref, c.reason, c.phrase,
              ca.reminder_due, ca.reminders_sent, ca.reminder_sent_at,
@@ -75,7 +85,7 @@ export class ReminderSenderService {
     // A reminder that fails the link check is never sent, and not tried again: the next one may pass.
     if (notice.problems.length) return this.failed(campaignId, reminder);
     try {
-      await this.mail.sendNotice({ to: row.email, subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
+      await this.mail.sendNotice({ to: row.email, envelopeFrom: this.verp.address(campaignId, accountId), subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
     } catch (err) {
       const failure = classifySmtpError(err);
       if (failure.permanent || !neverDelivered(err)) return this.failed(campaignId, reminder);
