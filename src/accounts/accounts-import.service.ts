@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { AuditService } from '../audit/audit.service.js';
 import { csvRow } from '../common/csv.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -64,29 +64,37 @@ const MAX_LISTED = 1000;
 const CREDENTIAL_BATCH = 500;
 const KNOWN_KEYS = new Set<string>([...REQUIRED_COLUMNS, ...PASSWORD_COLUMNS, ...OPTIONAL_COLUMNS]);
 
-// Session-local: the staging rows live only as long as this import's connection, and hold no plaintext
-// password (those are hashed before they are staged).
+// Session-local: these rows live only as long as this import's connection, and hold no plaintext password (those
+// are hashed before they are staged). import_lines has every valid line (for duplicates and lookalikes);
+// import_staging only the rows that may be an existing account or a repeat, merged set-based at the end.
 const CREATE_STAGING = `
-DROP TABLE IF EXISTS import_staging, import_duplicates, import_credentials;
+DROP TABLE IF EXISTS import_lines, import_staging, import_duplicates, import_credentials;
+CREATE TEMP TABLE import_lines (line int NOT NULL, username text NOT NULL, skeleton text, maybe_duplicate boolean NOT NULL);
 CREATE TEMP TABLE import_staging (
   line int NOT NULL, username text NOT NULL, email text, email_verified boolean NOT NULL, display_name text,
-  org_unit text, locale text NOT NULL, policy_preset "PolicyPreset", password_hash text, external_id text, disabled boolean,
-  skeleton text, maybe_duplicate boolean NOT NULL);
+  org_unit text, locale text NOT NULL, policy_preset "PolicyPreset", password_hash text, external_id text, disabled boolean);
 CREATE TEMP TABLE import_duplicates (line int NOT NULL, username text NOT NULL, first_line int NOT NULL);
 CREATE TEMP TABLE import_credentials (
   line int NOT NULL, account_id int NOT NULL, new_hash text, new_email text, new_verified boolean NOT NULL,
   hash_differs boolean NOT NULL, email_differs boolean NOT NULL, verified_differs boolean NOT NULL,
   changed_here boolean NOT NULL, profile_differs boolean NOT NULL)`;
+const COPY_LINES = `COPY import_lines (line, username, skeleton, maybe_duplicate) FROM STDIN`;
 const COPY_STAGING = `COPY import_staging (line, username, email, email_verified, display_name, org_unit, locale, policy_preset,
-  password_hash, external_id, disabled, skeleton, maybe_duplicate) FROM STDIN`;
+  password_hash, external_id, disabled) FROM STDIN`;
+// Rows that are certainly new accounts go straight into accounts, inside the import's transaction.
+const COPY_ACCOUNTS = `COPY accounts (username, email, email_verified, display_name, org_unit, locale, policy_preset,
+  password_hash, password_changed_at, external_id, disabled) FROM STDIN`;
+const EXISTING_USERNAMES = `COPY (SELECT username, disabled FROM accounts) TO STDOUT`;
+// Valid rows per flush (one COPY per table): at 20,000 the text held for two flushes made GC twice as costly.
+const FLUSH_ROWS = 2_000;
 
 // Only usernames the filter flagged can be duplicates; the first line of each stays, every later one is rejected.
 const FIND_DUPLICATES = `
 INSERT INTO import_duplicates (line, username, first_line)
 SELECT line, username, first_line
 FROM (SELECT s.line, s.username, min(s.line) OVER (PARTITION BY s.username) AS first_line
-      FROM import_staging s
-      WHERE s.username IN (SELECT username FROM import_staging WHERE maybe_duplicate)) d
+      FROM import_lines s
+      WHERE s.username IN (SELECT username FROM import_lines WHERE maybe_duplicate)) d
 WHERE line <> first_line`;
 
 const NOT_DUPLICATE = `NOT EXISTS (SELECT 1 FROM import_duplicates d WHERE d.line = s.line)`;
@@ -134,18 +142,20 @@ FROM import_staging s
 WHERE ${NOT_DUPLICATE}
   AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.username = s.username)`;
 
-// Usernames that look alike across scripts: a staged lookalike against the file's other names and existing accounts.
+// Usernames that look alike across scripts: a lookalike line against the file's other names and the accounts that
+// existed before the import ($1: the highest account id then; the file's new accounts are its own lines).
 const FIND_CONFUSABLES = `
 SELECT x.line, x.username, o.line AS other_line, o.username AS other
-FROM import_staging x JOIN import_staging o ON COALESCE(o.skeleton, o.username) = x.skeleton AND o.username <> x.username
+FROM import_lines x JOIN import_lines o ON COALESCE(o.skeleton, o.username) = x.skeleton AND o.username <> x.username
 WHERE x.skeleton IS NOT NULL
 UNION ALL
-SELECT x.line, x.username, NULL, a.username FROM import_staging x JOIN accounts a ON a.username = x.skeleton
-WHERE x.skeleton IS NOT NULL
+SELECT x.line, x.username, NULL, a.username FROM import_lines x JOIN accounts a ON a.username = x.skeleton
+WHERE x.skeleton IS NOT NULL AND a.id <= $1
 ORDER BY 1 LIMIT ${MAX_LISTED + 1}`;
 
-// Each scan of the staging table costs about a second per million rows (temporary tables live in the small
-// temp_buffers), so these run only when the staging pass saw rows they could count (see reachCounts).
+// Counts over the staged rows only: the rows copied straight into accounts are counted as they pass. Each scan of
+// the staging table costs about a second per million rows (temporary tables live in the small temp_buffers), so
+// these run only when the staging pass saw rows they could count (see reachCounts).
 const CANNOT_SIGN_IN = `
 SELECT count(*)::int AS n FROM import_staging s
 WHERE s.password_hash IS NULL AND ${NOT_DUPLICATE}
@@ -170,17 +180,28 @@ function copyPlain(value: string | null): string {
   return value ?? '\\N';
 }
 
+/** What the import knew before it wrote: taken under the writers' lock, in the import's transaction. */
+interface Before {
+  /** now() of the transaction, as COPY text (password_changed_at of new accounts with a hash). */
+  now: string;
+  /** The highest account id: accounts above it are this import's. */
+  maxId: number;
+  /** Whether any account was disabled (only those can stay disabled when a row says nothing). */
+  disabledBefore: boolean;
+}
+
 interface StagingPass {
+  /** Rows copied straight into accounts, and of those the ones without a hash or marked disabled. */
+  created: number;
+  createdHashless: number;
+  createdDisabled: number;
+  /** Rows that may be an existing account or a repeat, merged at the end, and their counts as above. */
   staged: number;
+  stagedHashless: number;
+  stagedDisabled: number;
   hasPresetColumn: boolean;
   maybeDuplicates: number;
   lookalikes: number;
-  /** Staged rows without a hash, marked disabled, and silent about disabled. */
-  hashless: number;
-  disabled: number;
-  disabledUnsaid: number;
-  /** Whether any account was disabled before this import wrote (only those can stay disabled unsaid). */
-  disabledBefore: boolean;
   /** Lines rejected as repeated usernames. */
   duplicates: number;
 }
@@ -219,6 +240,21 @@ class LineLog {
 
   sorted(): ImportLine[] {
     return [...this.listed].sort((a, b) => a.line - b.line);
+  }
+}
+
+/** One flush's COPY text for accounts, import_lines and import_staging. */
+class CopyBatch {
+  rows = 0;
+  readonly accounts: string[] = [];
+  readonly lines: string[] = [];
+  readonly staging: string[] = [];
+
+  add(rows: number, accounts: string, lines: string, staging: string): void {
+    this.rows += rows;
+    if (accounts) this.accounts.push(accounts);
+    this.lines.push(lines);
+    if (staging) this.staging.push(staging);
   }
 }
 
@@ -280,18 +316,27 @@ export class AccountsImportService {
     let rejectionsFile: string | undefined;
     try {
       await client.query(CREATE_STAGING);
-      const pass = await this.stage(client, rows, { defaults, plaintextAllowed }, summary, rejections, warnings);
+      // One transaction from the first row to the last: the new accounts are copied in while the file is read, so a
+      // file found broken on its last line rolls back with the connection and leaves nothing behind.
+      await client.query('BEGIN');
+      await client.query(ACCOUNT_WRITERS_LOCK);
+      const existing = new SeenFilter();
+      const before = await this.readBefore(client, existing);
+      const pass = await this.stage(client, rows, { defaults, plaintextAllowed, existing, before }, summary, rejections, warnings);
       if (summary.rows === 0) throw new ImportFileError('the file has no account rows');
       if (pass.maybeDuplicates) pass.duplicates = await this.rejectDuplicates(client, rejections);
-      if (pass.lookalikes) await this.reportLookalikes(client, warnings);
-      await this.upsert(client, pass, summary);
+      if (pass.lookalikes) await this.reportLookalikes(client, before, warnings);
+      await this.mergeStaged(client, pass, summary);
+      await client.query('COMMIT');
+      await client.query('CREATE INDEX ON import_credentials (account_id)');
       await this.reportKept(client, Boolean(options.updateCredentials), kept);
       if (options.updateCredentials) await this.applyCredentialChanges(client, actor, summary);
-      Object.assign(summary, await this.reachCounts(client, pass));
-      await client.query('DROP TABLE import_staging, import_duplicates, import_credentials');
+      Object.assign(summary, await this.reachCounts(client, pass, before));
+      await client.query('DROP TABLE import_lines, import_staging, import_duplicates, import_credentials');
       reusable = true;
     } finally {
-      // A connection left mid-COPY or holding staging rows is closed rather than handed back to the pool.
+      // A connection left mid-COPY, in the transaction or holding staging rows is closed rather than handed back to
+      // the pool: closing it rolls the import back.
       client.release(!reusable);
       rejectionsFile = await rejections.close();
     }
@@ -317,54 +362,111 @@ export class AccountsImportService {
     return Boolean(options.allowPlaintext);
   }
 
-  /** Reads and validates every row, streaming the valid ones into the staging table. */
+  /**
+   * The usernames of existing accounts go into the filter, so that a row it has never seen is certainly a new
+   * account: one read of the username index instead of a join per row.
+   */
+  private async readBefore(client: pg.PoolClient, existing: SeenFilter): Promise<Before> {
+    const { rows } = await client.query<{ now: string; max_id: number }>(`SELECT now()::text AS now, COALESCE(max(id), 0) AS max_id FROM accounts`);
+    let disabledBefore = false;
+    let carry = '';
+    for await (const chunk of client.query(copyTo(EXISTING_USERNAMES)) as AsyncIterable<Buffer>) {
+      const lines = (carry + chunk.toString('utf8')).split('\n');
+      carry = lines.pop()!;
+      for (const line of lines) {
+        existing.add(line.slice(0, -2));
+        if (line.endsWith('\tt')) disabledBefore = true;
+      }
+    }
+    return { now: rows[0].now, maxId: rows[0].max_id, disabledBefore };
+  }
+
+  /**
+   * Reads and validates every row in one pass. Each valid row's line goes to import_lines; a row whose username the
+   * filter has certainly not seen (neither an existing account nor an earlier line) is copied straight into
+   * accounts, any other into the staging table. PostgreSQL takes one flush while Node reads and checks the next.
+   */
   private async stage(
     client: pg.PoolClient,
     source: AsyncIterable<RawRow[]>,
-    rules: { defaults: RecordDefaults; plaintextAllowed: boolean },
+    rules: { defaults: RecordDefaults; plaintextAllowed: boolean; existing: SeenFilter; before: Before },
     summary: { rows: number },
     rejections: LineLog,
     warnings: LineLog,
   ): Promise<StagingPass> {
-    const pass: StagingPass = { staged: 0, hasPresetColumn: false, maybeDuplicates: 0, lookalikes: 0, hashless: 0, disabled: 0, disabledUnsaid: 0, disabledBefore: false, duplicates: 0 };
+    const pass: StagingPass = {
+      created: 0, createdHashless: 0, createdDisabled: 0, staged: 0, stagedHashless: 0, stagedDisabled: 0,
+      hasPresetColumn: false, maybeDuplicates: 0, lookalikes: 0, duplicates: 0,
+    };
+    const copy = async (sql: string, pieces: string[]) => {
+      if (!pieces.length) return;
+      const stream = client.query(copyFrom(sql));
+      await pipeline(Readable.from(pieces), stream);
+    };
+    const flush = async (batch: CopyBatch) => {
+      await copy(COPY_ACCOUNTS, batch.accounts);
+      await copy(COPY_LINES, batch.lines);
+      await copy(COPY_STAGING, batch.staging);
+    };
     const seen = new SeenFilter();
-    const self = this;
-    async function* copyLines(): AsyncGenerator<string> {
-      for await (const rows of source) {
-        summary.rows += rows.length;
-        const valid: { line: number; record: AccountRecord }[] = [];
-        for (const row of rows) {
-          const result = self.toRecord(row.cells, rules);
-          if (!result.ok) {
-            rejections.add(row.line, result.reason);
-            continue;
-          }
-          if ('policyPreset' in row.cells) pass.hasPresetColumn = true;
-          for (const note of row.notes ?? []) warnings.add(row.line, note);
-          valid.push({ line: row.line, record: result.record });
+    let batch = new CopyBatch();
+    let inFlight: Promise<void> = Promise.resolve();
+    for await (const rows of source) {
+      summary.rows += rows.length;
+      const valid: { line: number; record: AccountRecord }[] = [];
+      for (const row of rows) {
+        const result = this.toRecord(row.cells, rules);
+        if (!result.ok) {
+          rejections.add(row.line, result.reason);
+          continue;
         }
-        if (!valid.length) continue;
-        const hashes = await self.hashPasswords(valid.map((v) => v.record));
-        let text = '';
-        for (let i = 0; i < valid.length; i++) {
-          const { line, record: r } = valid[i];
-          const maybeDuplicate = seen.add(r.username);
-          if (maybeDuplicate) pass.maybeDuplicates += 1;
-          const skeleton = usernameSkeleton(r.username);
-          if (skeleton) pass.lookalikes += 1;
-          if (!hashes[i]) pass.hashless += 1;
-          if (r.disabled) pass.disabled += 1;
-          else if (r.disabled === null) pass.disabledUnsaid += 1;
-          text +=
-            `${line}\t${copyText(r.username)}\t${copyPlain(r.email)}\t${r.emailVerified ? 't' : 'f'}\t${copyText(r.displayName)}\t` +
-            `${copyText(r.orgUnit)}\t${r.locale}\t${copyPlain(r.policyPreset)}\t${copyPlain(hashes[i])}\t${copyText(r.externalId)}\t` +
-            `${r.disabled === null ? '\\N' : r.disabled ? 't' : 'f'}\t${copyText(skeleton)}\t${maybeDuplicate ? 't' : 'f'}\n`;
+        if ('policyPreset' in row.cells) pass.hasPresetColumn = true;
+        for (const note of row.notes ?? []) warnings.add(row.line, note);
+        valid.push({ line: row.line, record: result.record });
+      }
+      if (!valid.length) continue;
+      const hashes = await this.hashPasswords(valid.map((v) => v.record));
+      let accounts = '';
+      let lines = '';
+      let staging = '';
+      for (let i = 0; i < valid.length; i++) {
+        const { line, record: r } = valid[i];
+        const hash = hashes[i];
+        const maybeDuplicate = seen.add(r.username);
+        if (maybeDuplicate) pass.maybeDuplicates += 1;
+        const skeleton = usernameSkeleton(r.username);
+        if (skeleton) pass.lookalikes += 1;
+        const username = copyText(r.username);
+        lines += `${line}\t${username}\t${copyText(skeleton)}\t${maybeDuplicate ? 't' : 'f'}\n`;
+        if (maybeDuplicate || rules.existing.has(r.username)) {
+          pass.staged += 1;
+          if (!hash) pass.stagedHashless += 1;
+          if (r.disabled) pass.stagedDisabled += 1;
+          staging +=
+            `${line}\t${username}\t${copyPlain(r.email)}\t${r.emailVerified ? 't' : 'f'}\t${copyText(r.displayName)}\t` +
+            `${copyText(r.orgUnit)}\t${r.locale}\t${copyPlain(r.policyPreset)}\t${copyPlain(hash)}\t${copyText(r.externalId)}\t` +
+            `${r.disabled === null ? '\\N' : r.disabled ? 't' : 'f'}\n`;
+        } else {
+          pass.created += 1;
+          if (!hash) pass.createdHashless += 1;
+          if (r.disabled) pass.createdDisabled += 1;
+          accounts +=
+            `${username}\t${copyPlain(r.email)}\t${r.emailVerified ? 't' : 'f'}\t${copyText(r.displayName)}\t` +
+            `${copyText(r.orgUnit)}\t${r.locale}\t${r.policyPreset ?? 'nist'}\t${copyPlain(hash)}\t${hash ? rules.before.now : '\\N'}\t` +
+            `${copyText(r.externalId)}\t${r.disabled ? 't' : 'f'}\n`;
         }
-        pass.staged += valid.length;
-        yield text;
+      }
+      batch.add(valid.length, accounts, lines, staging);
+      if (batch.rows >= FLUSH_ROWS) {
+        await inFlight;
+        inFlight = flush(batch);
+        // Awaited before the next flush or at the end; a failure meanwhile must not count as unhandled.
+        inFlight.catch(() => undefined);
+        batch = new CopyBatch();
       }
     }
-    await pipeline(Readable.from(copyLines()), client.query(copyFrom(COPY_STAGING)));
+    await inFlight;
+    await flush(batch);
     return pass;
   }
 
@@ -391,35 +493,30 @@ export class AccountsImportService {
     }
   }
 
-  private async reportLookalikes(client: pg.PoolClient, warnings: LineLog): Promise<void> {
-    const { rows } = await client.query<{ line: number; username: string; other_line: number | null; other: string }>(FIND_CONFUSABLES);
+  private async reportLookalikes(client: pg.PoolClient, before: Before, warnings: LineLog): Promise<void> {
+    const { rows } = await client.query<{ line: number; username: string; other_line: number | null; other: string }>(FIND_CONFUSABLES, [before.maxId]);
     for (const r of rows) {
       const where = r.other_line === null ? 'an existing account' : `line ${r.other_line}`;
       warnings.add(r.line, `username "${r.username}" looks like "${r.other}" (${where})`);
     }
   }
 
-  /** Writes the accepted rows in one transaction: the whole file's changes land together or not at all. */
-  private async upsert(client: pg.PoolClient, pass: StagingPass, summary: { created: number; updated: number }): Promise<void> {
+  /** Merges the staged rows (existing accounts, and the rows the filter could not tell apart) set-based. */
+  private async mergeStaged(client: pg.PoolClient, pass: StagingPass, summary: { created: number; updated: number }): Promise<void> {
+    summary.created = pass.created;
     if (!pass.staged) return;
-    await client.query('BEGIN');
-    await client.query(ACCOUNT_WRITERS_LOCK);
     await client.query(FIND_CREDENTIAL_CHANGES, [pass.hasPresetColumn]);
-    // Asked before the INSERT: the first scan of freshly inserted rows rewrites every page (hint bits).
-    pass.disabledBefore = pass.disabledUnsaid > 0 && Boolean((await client.query('SELECT 1 FROM accounts WHERE disabled LIMIT 1')).rowCount);
     summary.updated = (await client.query(UPDATE_SQL, [pass.hasPresetColumn])).rowCount ?? 0;
-    summary.created = (await client.query(INSERT_SQL)).rowCount ?? 0;
-    await client.query('COMMIT');
-    await client.query('CREATE INDEX ON import_credentials (account_id)');
+    summary.created += (await client.query(INSERT_SQL)).rowCount ?? 0;
   }
 
   /** The accounts of the file that can never reach the pre-reset page, and those that are disabled. */
-  private async reachCounts(client: pg.PoolClient, pass: StagingPass): Promise<{ cannotSignIn: number; disabled: number }> {
+  private async reachCounts(client: pg.PoolClient, pass: StagingPass, before: Before): Promise<{ cannotSignIn: number; disabled: number }> {
     const count = async (sql: string) => (await client.query<{ n: number }>(sql)).rows[0].n;
-    const cannotSignIn = pass.hashless ? await count(CANNOT_SIGN_IN) : 0;
+    const cannotSignIn = pass.createdHashless + (pass.stagedHashless ? await count(CANNOT_SIGN_IN) : 0);
     // Without duplicates, every staged row is an account of the file, so the staging pass's count is exact.
-    const disabled = pass.duplicates || pass.disabledBefore ? await count(DISABLED) : pass.disabled;
-    return { cannotSignIn, disabled };
+    const stagedDisabled = pass.staged && (pass.duplicates || before.disabledBefore) ? await count(DISABLED) : pass.stagedDisabled;
+    return { cannotSignIn, disabled: pass.createdDisabled + stagedDisabled };
   }
 
   /** Lists the credential changes this import does not apply: over a password set here since, or without the flag. */
