@@ -11,6 +11,7 @@ import { type BenchRow, percentile, rateRow, runConcurrently, runMeasured, timeR
 import { enqueueRow, launchRow, linkLatencyRow, noticeThroughputRow, throttleRow } from './rows/campaign.js';
 import { gateRow, webhookRow } from './rows/gate.js';
 import { directoryRows } from './rows/directory.js';
+import { scaleOutRow } from './rows/scale-out.js';
 import { dashboardRow, loginRow, resetRow } from './rows/http.js';
 
 export interface BenchContext {
@@ -181,6 +182,8 @@ export const BENCH_ROWS: BenchDefinition[] = [
   launchRow,
   enqueueRow,
   noticeThroughputRow,
+  // Its own database, workers and sink: it does not use the campaign above.
+  scaleOutRow,
   linkLatencyRow,
   throttleRow,
   loginRow,

@@ -7,7 +7,7 @@ import { freePort } from '../support.js';
 /**
  * The product's API as it is deployed: `node dist/src/main.js` with ROLE=api in a process of its own, so the load
  * generator in the bench process does not share its event loop. Same database, Redis and queue prefix as the
- * in-process product.
+ * in-process product. With `role: 'worker'`, a worker process instead (its `/health` is on the same port).
  */
 export class ApiProcess {
   private constructor(
@@ -15,19 +15,19 @@ export class ApiProcess {
     readonly baseUrl: string,
   ) {}
 
-  static async start(env: Record<string, string>): Promise<ApiProcess> {
+  static async start(env: Record<string, string>, role: 'api' | 'worker' = 'api'): Promise<ApiProcess> {
     const port = await freePort();
     const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/main.js')], {
-      env: { ...process.env, ...env, ROLE: 'api', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...env, ROLE: role, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const api = new ApiProcess(child, `http://127.0.0.1:${port}`);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`the API process exited with ${child.exitCode}`);
+      if (child.exitCode !== null) throw new Error(`the ${role} process exited with ${child.exitCode}`);
       const ok = await fetch(`${api.baseUrl}/health`).then((r) => r.ok, () => false);
       if (ok) return api;
-      if (Date.now() > deadline) throw new Error('the API process did not answer /health within 60 s');
+      if (Date.now() > deadline) throw new Error(`the ${role} process did not answer /health within 60 s`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

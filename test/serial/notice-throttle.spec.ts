@@ -11,14 +11,9 @@ import { createTestApp, type TestApp } from '../support/test-app.js';
 // not how busy the machine is with other tests.
 const RATE = 50;
 const THROTTLED = 300;
-/**
- * Arrivals at the receiver also carry the machine's stalls: a send held up 50-80 ms after its paced start (these
- * VMs lose the CPU for that long now and then) lands next to the following one, and a one-second span then holds
- * R + 2 or R + 3. The strict R + 1 is asserted on the send starts the pacer grants, which are the product's own
- * doing; at the receiver the test only catches what a broken pacer does (the queue limiter alone reached R + 8), and
- * the benchmark's throttle row reports the receiver's busiest second against R + 1.
- */
-const RECEIVER_SLACK = 3;
+// Each send holds one of R + 1 tokens from its start until a second after the server answered, and the receiver
+// stamps a message before it answers: so R + 1 holds at the receiver too, whatever the machine's stalls do to a send
+// between its start and its arrival.
 
 describe('notice throttle', () => {
   let t: TestApp;
@@ -39,13 +34,13 @@ describe('notice throttle', () => {
     await sink?.stop();
   });
 
-  it(`starts at most ${RATE} + 1 sends in any second, and the receiver gets ${RATE} per second on average`, async () => {
+  it(`starts at most ${RATE} + 1 sends in any second, and the receiver gets at most ${RATE} + 1 in any second and ${RATE} on average`, async () => {
     const pacer = t.get(NoticePacerService);
     const paced = pacer.waitForSlot.bind(pacer);
     const starts: number[] = [];
     pacer.waitForSlot = async (pace) => {
       const result = await paced(pace);
-      if (!result) starts.push(performance.now());
+      if (!('deferMs' in result)) starts.push(performance.now());
       return result;
     };
     const campaigns = t.get(CampaignsService);
@@ -64,7 +59,7 @@ describe('notice throttle', () => {
         `receiver busiest second ${maxInWindow(received, 1000)}, mean ${mean(received).toFixed(2)}/s`,
     );
     expect(maxInWindow(starts, 1000)).toBeLessThanOrEqual(RATE + 1);
-    expect(maxInWindow(received, 1000)).toBeLessThanOrEqual(RATE + RECEIVER_SLACK);
+    expect(maxInWindow(received, 1000)).toBeLessThanOrEqual(RATE + 1);
     // Never faster than the rate on average; slower only by what a loaded 2-core machine costs (seen 8.6% under with
     // two other test runs beside it, under 2% on its own). The bench measures the mean's accuracy as a ratio.
     expect(mean(received)).toBeLessThanOrEqual(RATE * 1.01);

@@ -171,7 +171,7 @@ export class NoticeSenderService implements OnModuleDestroy {
     }
     const domain = recipientDomain(row.email);
     const paced = await this.pacer.waitForSlot({ campaignId, rate: row.notice_rate, domain, domainRates: domainRatesFrom(row.domain_rates) });
-    if (paced) {
+    if ('deferMs' in paced) {
       await client.query('ROLLBACK');
       throw new NoticeDeferredError(paced.deferMs);
     }
@@ -180,6 +180,7 @@ export class NoticeSenderService implements OnModuleDestroy {
       await this.mail.sendNotice({ to: row.email, envelopeFrom: this.verp.address(campaignId, accountId), subject: notice.subject, text: notice.text, html: notice.html, messageId: notice.messageId, headers: notice.headers });
     } catch (err) {
       sending();
+      void paced.finished();
       const failure = classifySmtpError(err);
       if (!failure.permanent && isSlowDown(failure.reply)) await this.pacer.slowDown(domain, failure.reply);
       if (failure.permanent || finalAttempt) return this.fail(client, campaignId, accountId, failure.reply, failure.replyClass);
@@ -188,6 +189,8 @@ export class NoticeSenderService implements OnModuleDestroy {
       throw new TransientNoticeError(failure.reply);
     }
     sending();
+    // Not awaited: the token's second starts when Redis runs this, which is after the acceptance either way.
+    void paced.finished();
     accepted();
     // advance() queues its statement before its first await, so it and the COMMIT go out together.
     await inOneWrite(client, () => Promise.all([this.progress.advance(client, campaignId, [accountId], 'notice_sent'), client.query('COMMIT')]));

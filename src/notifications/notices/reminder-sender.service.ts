@@ -7,8 +7,8 @@ import { MailTransportService, classifySmtpError } from '../../mail/mail-transpo
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { domainRatesFrom, isSlowDown, recipientDomain } from './domain-rates.js';
-import { NoticePacerService } from './notice-pacer.service.js';
-import { NoticeRendererService } from './notice-renderer.service.js';
+import { NoticePacerService, type SendSlot } from './notice-pacer.service.js';
+import { NoticeRendererService, type RenderedNotice } from './notice-renderer.service.js';
 import { NoticeDeferredError, type NoticeOutcome, TransientNoticeError } from './notice-sender.service.js';
 import { REMINDED_STATES, REMINDER_TEMPLATE } from './reminder-schedule.js';
 
@@ -77,10 +77,20 @@ export class ReminderSenderService {
       reminder,
     );
     const domain = recipientDomain(row.email);
+    let slot: SendSlot | undefined;
     if (!notice.problems.length) {
       const paced = await this.pacer.waitForSlot({ campaignId, rate: row.notice_rate, domain, domainRates: domainRatesFrom(row.domain_rates) });
-      if (paced) throw new NoticeDeferredError(paced.deferMs);
+      if ('deferMs' in paced) throw new NoticeDeferredError(paced.deferMs);
+      slot = paced;
     }
+    try {
+      return await this.claimAndSend(campaignId, accountId, reminder, row, notice, domain);
+    } finally {
+      void slot?.finished();
+    }
+  }
+
+  private async claimAndSend(campaignId: number, accountId: number, reminder: number, row: ReminderRow & { email: string }, notice: RenderedNotice, domain: string): Promise<NoticeOutcome> {
     if (!(await this.claim(campaignId, accountId, reminder))) return 'skipped';
     // A reminder that fails the link check is never sent, and not tried again: the next one may pass.
     if (notice.problems.length) return this.failed(campaignId, reminder);
