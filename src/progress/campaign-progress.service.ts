@@ -9,8 +9,11 @@ import { CURVE_WIDTHS_S, TIME_TO_COMPLETE_EDGES } from './completion-buckets.js'
 
 type Tx = Prisma.TransactionClient;
 
-/** A Prisma transaction, or a pg client inside a transaction its caller opened (the notice sender's hot path). */
-export type ProgressTx = Tx | pg.PoolClient;
+/**
+ * A Prisma transaction, a pg client inside a transaction its caller opened, or a pg pool (the statement is its own
+ * transaction): the notice path's own connections.
+ */
+export type ProgressTx = Tx | pg.PoolClient | pg.Pool;
 
 /**
  * The campaign's counters as one JSON column, for a query that reads the campaign (aliased `c`) and its counts in one
@@ -158,7 +161,7 @@ export class CampaignProgressService {
     const accountFilter = accountIds === 'all-open' ? Prisma.empty : Prisma.sql`AND account_id = ANY(${accountIds}::int[])`;
     const noticeColumns =
       to === 'notice_sent' || to === 'notice_failed'
-        ? Prisma.sql`, notice_attempts = ca.notice_attempts + ${options.countAttempt === false ? 0 : 1}, notice_error = ${options.noticeError ?? null}`
+        ? Prisma.sql`, notice_attempts = ca.notice_attempts + ${options.countAttempt === false ? 0 : 1}, notice_error = ${options.noticeError ?? null}, notice_lease = NULL, notice_lease_until = NULL`
         : Prisma.empty;
     const stampColumn = stamp ? Prisma.sql`, ${Prisma.raw(stamp)} = now()` : Prisma.empty;
     const rows = await queryRows<{ account_id: number }>(tx, Prisma.sql`

@@ -1,17 +1,14 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import pg from 'pg';
+import { Injectable } from '@nestjs/common';
+import type pg from 'pg';
 import { hasReachableEmail } from '../../accounts/reachable-email.js';
 import { AuditService } from '../../audit/audit.service.js';
 import { VerpAddresses } from '../../bounces/verp.js';
-import type { AppConfig } from '../../config/app-config.js';
-import { APP_CONFIG } from '../../config/config.module.js';
-import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
 import { MailTransportService, classifySmtpError } from '../../mail/mail-transport.service.js';
 import { MetricsService, type NoticeReplyClass } from '../../metrics/metrics.service.js';
-import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { describeProblems } from '../link-free.js';
 import { domainRatesFrom, isSlowDown, recipientDomain } from './domain-rates.js';
+import { NoticeClaimsService, type NoticeRow, recordNoticeFailure } from './notice-claims.service.js';
 import { ACCOUNT_DISABLED, NO_VERIFIED_EMAIL, NoticeQueueService } from './notice-queue.service.js';
 import { NoticePacerService } from './notice-pacer.service.js';
 import { NoticeRendererService } from './notice-renderer.service.js';
@@ -28,27 +25,10 @@ export class NoticeDeferredError extends Error {
 
 export type NoticeOutcome = 'sent' | 'failed' | 'skipped';
 
-interface NoticeRow {
-  state: ProgressState;
-  status: CampaignStatus;
-  canary_remaining: number | null;
-  notice_rate: number;
-  domain_rates: unknown;
-  incident_ref: string;
-  reason: string;
-  phrase: string;
-  template: string;
-  username: string;
-  display_name: string | null;
-  email: string | null;
-  emailVerified: boolean;
-  locale: string;
-  disabled: boolean;
-}
-
-const LOCK_NOTICE_ROW = `
+const LOCK_CANARY_ROW = `
   SELECT ca.state, c.status, c.canary_remaining, c.notice_rate, c.domain_rates, c.incident_ref, c.reason, c.phrase, c.template,
-         a.username, a.display_name, a.email, a.email_verified AS "emailVerified", a.locale, a.disabled
+         a.username, a.display_name, a.email, a.email_verified AS "emailVerified", a.locale, a.disabled,
+         ca.notice_lease_until > now() AS leased
   FROM campaign_accounts ca
   JOIN campaigns c ON c.id = ca.campaign_id
   JOIN accounts a ON a.id = ca.account_id
@@ -65,14 +45,10 @@ const TAKE_CANARY_NOTICE = `
   WHERE id = $1 AND status = 'running' AND canary_remaining > 0
   RETURNING canary_remaining`;
 
-const RECORD_REPEATED_FAILURE = `
-  UPDATE campaign_accounts SET notice_error = $3, notice_attempts = notice_attempts + 1, notice_failed_at = now()
-  WHERE campaign_id = $1 AND account_id = $2 AND state = 'notice_failed'`;
-
 /**
- * Sends the statements `submit` queues in one socket write. The sender's pool runs pg in pipeline mode, so queries are
- * written as soon as they are queued; without corking, each protocol message (five per parameterised query) is a
- * syscall of its own, and those writes were the largest cost of a notice after SMTP itself.
+ * Sends the statements `submit` queues in one socket write. The pool runs pg in pipeline mode, so queries are written
+ * as soon as they are queued; without corking, each protocol message (five per parameterised query) is a syscall of
+ * its own.
  */
 function inOneWrite<T>(client: pg.PoolClient, submit: () => T): T {
   const stream = (client as unknown as { connection?: { stream?: { cork(): void; uncork(): void } } }).connection?.stream;
@@ -84,18 +60,24 @@ function inOneWrite<T>(client: pg.PoolClient, submit: () => T): T {
   }
 }
 
+/** How one send ends in the database, for a claimed notice or a canary's locked one. */
+interface SendEnds {
+  /** After the checks, right before pacing: false when the send must not happen after all. */
+  start(): Promise<boolean>;
+  /** notice_failed with the reply. */
+  fail(reply: string): Promise<void>;
+  /** Nothing went out: the notice is free for a later try. */
+  giveBack(): Promise<void>;
+  /** The server accepted the notice: record it. */
+  delivered(): Promise<void>;
+}
+
 /** Sends one campaign notice, at most once per account in normal operation. */
 @Injectable()
-export class NoticeSenderService implements OnModuleDestroy {
-  /**
-   * The notice hot path's own connections (one per send in flight, each held across its SMTP conversation), so a
-   * campaign at full speed never makes the API's queries wait for a connection.
-   */
-  private readonly pool: pg.Pool;
-
+export class NoticeSenderService {
   constructor(
-    private readonly prisma: PrismaService,
     private readonly progress: CampaignProgressService,
+    private readonly claims: NoticeClaimsService,
     private readonly renderer: NoticeRendererService,
     private readonly mail: MailTransportService,
     private readonly pacer: NoticePacerService,
@@ -103,36 +85,95 @@ export class NoticeSenderService implements OnModuleDestroy {
     private readonly queues: NoticeQueueService,
     private readonly audit: AuditService,
     private readonly verp: VerpAddresses,
-    @Inject(APP_CONFIG) config: AppConfig,
-  ) {
-    this.pool = new pg.Pool({ connectionString: config.database.url, max: config.campaigns.noticeConcurrency, pipeline: true, connectionTimeoutMillis: 60_000 });
-    // An idle connection that dies (a database restart) is dropped by the pool; the next send opens a new one.
-    this.pool.on('error', () => undefined);
+  ) {}
+
+  /**
+   * Claims the account's notice (with the campaign's other sends of the moment), sends it and waits for the group
+   * commit that records it. Only a crash between SMTP acceptance and that commit can resend, with the same
+   * Message-ID. `finalAttempt` turns a transient failure into notice_failed instead of another retry.
+   */
+  async send(campaignId: number, accountId: number, finalAttempt: boolean): Promise<NoticeOutcome> {
+    const claim = await this.claims.claim(campaignId, accountId);
+    switch (claim.kind) {
+      case 'skip':
+        return 'skipped';
+      case 'leased':
+        throw new NoticeDeferredError(claim.retryInMs);
+      case 'canary':
+        return this.sendCanary(campaignId, accountId, finalAttempt);
+      case 'claimed':
+        return this.sendClaimed(campaignId, accountId, claim.row, finalAttempt);
+    }
+  }
+
+  private async sendClaimed(campaignId: number, accountId: number, row: NoticeRow, finalAttempt: boolean): Promise<NoticeOutcome> {
+    let ended = false;
+    const end = <T>(step: () => Promise<T>) => {
+      ended = true;
+      return step();
+    };
+    try {
+      return await this.deliver(campaignId, accountId, row, finalAttempt, {
+        start: async () => true,
+        fail: (reply) => end(() => this.claims.fail(campaignId, accountId, reply)),
+        giveBack: () => end(() => this.claims.release(campaignId, accountId)),
+        delivered: () => end(() => this.claims.recordSent(campaignId, accountId)),
+      });
+    } catch (err) {
+      // Anything else that stopped the send before the server had it (Redis, a template): the next try may claim it.
+      if (!ended) await this.claims.release(campaignId, accountId).catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
-   * Holds the account's campaign row locked across the SMTP conversation, so a duplicate job waits and then finds the
-   * notice already sent. Only a crash between SMTP acceptance and the commit can resend, with the same Message-ID.
-   * `finalAttempt` turns a transient failure into notice_failed instead of another retry.
+   * A canary's notice: the account's row and the campaign's are locked across the SMTP conversation, so the canary's
+   * notices go one at a time and exactly N are taken, however many workers send.
    */
-  async send(campaignId: number, accountId: number, finalAttempt: boolean): Promise<NoticeOutcome> {
-    const client = await this.pool.connect();
-    // Set once the server has accepted the notice: from then on, losing the database must not lead to a resend.
-    let delivered = false;
+  private async sendCanary(campaignId: number, accountId: number, finalAttempt: boolean): Promise<NoticeOutcome> {
+    const client = await this.claims.pool.connect();
     let broken: Error | undefined;
     // A connection that dies while SMTP talks (no query running) is reported as an event, which must not crash the worker.
     const onError = (err: Error) => (broken = err);
     client.on('error', onError);
+    let canaryDone = false;
     try {
-      return await this.sendLocked(client, campaignId, accountId, finalAttempt, () => (delivered = true));
+      const [, locked] = await inOneWrite(client, () =>
+        Promise.all([client.query('BEGIN'), client.query<NoticeRow & { leased: boolean | null }>({ name: 'ro_lock_canary_row', text: LOCK_CANARY_ROW, values: [campaignId, accountId] })]),
+      );
+      const row = locked.rows[0];
+      if (!row || row.status !== 'running' || (row.state !== 'flagged' && row.state !== 'notice_failed') || row.leased) {
+        await client.query('ROLLBACK');
+        if (row?.leased) throw new NoticeDeferredError(1000);
+        return 'skipped';
+      }
+      const outcome = await this.deliver(campaignId, accountId, row, finalAttempt, {
+        start: async () => {
+          const taken = await client.query<{ canary_remaining: number }>(TAKE_CANARY_NOTICE, [campaignId]);
+          canaryDone = taken.rows[0]?.canary_remaining === 0;
+          return taken.rows.length > 0;
+        },
+        fail: async (reply) => {
+          await recordNoticeFailure(this.progress, client, campaignId, accountId, reply);
+          await client.query('COMMIT');
+        },
+        giveBack: async () => void (await client.query('ROLLBACK')),
+        delivered: async () => {
+          try {
+            await inOneWrite(client, () => Promise.all([this.progress.advance(client, campaignId, [accountId], 'notice_sent'), client.query('COMMIT')]));
+          } catch (err) {
+            // The database lost the transaction after the server accepted the notice: record it once it is back.
+            broken ??= err as Error;
+            await this.claims.recordSent(campaignId, accountId);
+          }
+        },
+      });
+      if (canaryDone && outcome !== 'skipped') await this.canaryPaused(campaignId);
+      return outcome;
     } catch (err) {
-      if (err instanceof TransientNoticeError || err instanceof NoticeDeferredError) throw err;
-      broken ??= err as Error;
-      if (!delivered) throw err;
-      // The server accepted the notice but the database lost the transaction (a restart, a dropped connection):
-      // record the send once it is back instead of letting a retry mail the user again.
-      await this.recordDelivered(campaignId, accountId);
-      return 'sent';
+      broken ??= err instanceof TransientNoticeError || err instanceof NoticeDeferredError ? undefined : (err as Error);
+      if (broken) await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     } finally {
       client.off('error', onError);
       // A client whose transaction failed may sit on a dead connection: destroy it rather than hand it back.
@@ -140,39 +181,27 @@ export class NoticeSenderService implements OnModuleDestroy {
     }
   }
 
-  private async sendLocked(
-    client: pg.PoolClient,
-    campaignId: number,
-    accountId: number,
-    finalAttempt: boolean,
-    accepted: () => void,
-  ): Promise<NoticeOutcome> {
-    const [, locked] = await inOneWrite(client, () => Promise.all([client.query('BEGIN'), client.query<NoticeRow>({ name: 'ro_lock_notice_row', text: LOCK_NOTICE_ROW, values: [campaignId, accountId] })]));
-    const row = locked.rows[0];
-    if (!row || row.status !== 'running' || (row.state !== 'flagged' && row.state !== 'notice_failed')) {
-      await client.query('ROLLBACK');
-      return 'skipped';
-    }
-    if (row.disabled) return this.fail(client, campaignId, accountId, ACCOUNT_DISABLED, 'account_disabled');
-    if (!hasReachableEmail(row)) return this.fail(client, campaignId, accountId, NO_VERIFIED_EMAIL, 'no_verified_email');
+  private async deliver(campaignId: number, accountId: number, row: NoticeRow, finalAttempt: boolean, ends: SendEnds): Promise<NoticeOutcome> {
+    const fail = async (reply: string, replyClass: NoticeReplyClass): Promise<NoticeOutcome> => {
+      await ends.fail(reply);
+      this.metrics.notices.inc({ campaign_id: campaignId, result: 'failed', reply_class: replyClass });
+      return 'failed';
+    };
+    if (row.disabled) return fail(ACCOUNT_DISABLED, 'account_disabled');
+    if (!hasReachableEmail(row)) return fail(NO_VERIFIED_EMAIL, 'no_verified_email');
     const notice = this.renderer.render(
       { id: campaignId, incidentRef: row.incident_ref, reason: row.reason, phrase: row.phrase, template: row.template },
       { id: accountId, username: row.username, displayName: row.display_name, locale: row.locale },
     );
-    if (notice.problems.length) return this.fail(client, campaignId, accountId, `not sent: link check failed: ${describeProblems(notice.problems)}`, 'link_check');
-    let canaryDone = false;
-    if (row.canary_remaining !== null) {
-      const taken = await client.query<{ canary_remaining: number }>(TAKE_CANARY_NOTICE, [campaignId]);
-      if (!taken.rows.length) {
-        await client.query('ROLLBACK');
-        return 'skipped';
-      }
-      canaryDone = taken.rows[0].canary_remaining === 0;
+    if (notice.problems.length) return fail(`not sent: link check failed: ${describeProblems(notice.problems)}`, 'link_check');
+    if (!(await ends.start())) {
+      await ends.giveBack();
+      return 'skipped';
     }
     const domain = recipientDomain(row.email);
     const paced = await this.pacer.waitForSlot({ campaignId, rate: row.notice_rate, domain, domainRates: domainRatesFrom(row.domain_rates) });
     if ('deferMs' in paced) {
-      await client.query('ROLLBACK');
+      await ends.giveBack();
       throw new NoticeDeferredError(paced.deferMs);
     }
     const sending = this.metrics.noticeSendSeconds.startTimer();
@@ -183,19 +212,16 @@ export class NoticeSenderService implements OnModuleDestroy {
       void paced.finished();
       const failure = classifySmtpError(err);
       if (!failure.permanent && isSlowDown(failure.reply)) await this.pacer.slowDown(domain, failure.reply);
-      if (failure.permanent || finalAttempt) return this.fail(client, campaignId, accountId, failure.reply, failure.replyClass);
-      await client.query('ROLLBACK');
+      if (failure.permanent || finalAttempt) return fail(failure.reply, failure.replyClass);
+      await ends.giveBack();
       this.metrics.notices.inc({ campaign_id: campaignId, result: 'deferred', reply_class: failure.replyClass });
       throw new TransientNoticeError(failure.reply);
     }
     sending();
     // Not awaited: the token's second starts when Redis runs this, which is after the acceptance either way.
     void paced.finished();
-    accepted();
-    // advance() queues its statement before its first await, so it and the COMMIT go out together.
-    await inOneWrite(client, () => Promise.all([this.progress.advance(client, campaignId, [accountId], 'notice_sent'), client.query('COMMIT')]));
-    this.countSent(campaignId);
-    if (canaryDone) await this.canaryPaused(campaignId);
+    await ends.delivered();
+    this.metrics.notices.inc({ campaign_id: campaignId, result: 'sent', reply_class: '2xx' });
     return 'sent';
   }
 
@@ -205,39 +231,8 @@ export class NoticeSenderService implements OnModuleDestroy {
     await this.queues.queue(campaignId).pause().catch(() => undefined);
   }
 
-  private countSent(campaignId: number): void {
-    this.metrics.notices.inc({ campaign_id: campaignId, result: 'sent', reply_class: '2xx' });
-  }
-
-  private async recordDelivered(campaignId: number, accountId: number): Promise<void> {
-    for (let attempt = 0, delayMs = 250; ; attempt++, delayMs = Math.min(delayMs * 2, 10_000)) {
-      try {
-        await this.prisma.$transaction((tx) => this.progress.advance(tx, campaignId, [accountId], 'notice_sent'));
-        this.countSent(campaignId);
-        return;
-      } catch (err) {
-        if (attempt >= 20) throw err;
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-    }
-  }
-
-  private async fail(client: pg.PoolClient, campaignId: number, accountId: number, reply: string, replyClass: NoticeReplyClass): Promise<NoticeOutcome> {
-    const moved = await this.progress.advance(client, campaignId, [accountId], 'notice_failed', { noticeError: reply });
-    // A retried notice that failed again: same state, so only the latest reply and attempt count change.
-    if (!moved.length) await client.query(RECORD_REPEATED_FAILURE, [campaignId, accountId, reply]);
-    await client.query('COMMIT');
-    this.metrics.notices.inc({ campaign_id: campaignId, result: 'failed', reply_class: replyClass });
-    return 'failed';
-  }
-
-  /** Opens `connections` of the sender's pool ahead of a campaign's first sends, which are otherwise slow and bunch up. */
-  async warmUp(connections: number): Promise<void> {
-    const clients = await Promise.all(Array.from({ length: Math.min(connections, this.pool.options.max) }, () => this.pool.connect()));
-    clients.forEach((client) => client.release());
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    if (!this.pool.ended) await this.pool.end();
+  /** Opens `connections` of the notice path's pool ahead of a campaign's first sends, which are otherwise slow and bunch up. */
+  warmUp(connections: number): Promise<void> {
+    return this.claims.warmUp(connections);
   }
 }
