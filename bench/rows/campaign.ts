@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import nodemailer from 'nodemailer';
 import { CampaignsService } from '../../src/campaigns/campaigns.service.js';
+import { NoticeClaimsService } from '../../src/notifications/notices/notice-claims.service.js';
 import { NoticeQueueService } from '../../src/notifications/notices/notice-queue.service.js';
 import { NoticeRendererService } from '../../src/notifications/notices/notice-renderer.service.js';
 import { MetricsService } from '../../src/metrics/metrics.service.js';
@@ -285,6 +286,8 @@ export const noticeThroughputRow: BenchDefinition = {
     const floorRate = floorTimes.length / ((Math.max(...floorTimes) - floorStart) / 1000);
 
     await setRate(env, campaignId, UNTHROTTLED);
+    const claims = env.get(NoticeClaimsService);
+    claims.peakUnrecorded = 0;
     const budgetMs = 240_000;
     const productCpu = process.cpuUsage();
     const productMachine = await machineBusyMs();
@@ -313,7 +316,8 @@ export const noticeThroughputRow: BenchDefinition = {
         { maxRatio: 1 / 0.7, text: '≥ 70% of bare loop' },
         `end to end into the SMTP sink (child process), from resume to the ${received}th arrival; floor: pooled nodemailer, 5 connections, same message${mth ? '' : `; BUDGET ${budgetMs / 1000} s ran out`}; ` +
           `CPU per message: this process (product or floor loop) ${round(productCpuMs / received, 2)} ms against ${round(floorCpuMs / subset, 2)} ms, ` +
-          `whole machine (with PostgreSQL, Redis and the sink) ${round(productMachineMs / received, 2)} ms against ${round(floorMachineMs / subset, 2)} ms`,
+          `whole machine (with PostgreSQL, Redis and the sink) ${round(productMachineMs / received, 2)} ms against ${round(floorMachineMs / subset, 2)} ms; ` +
+          `duplicate window: at most ${claims.peakUnrecorded} notices accepted by the server and not yet recorded at any moment`,
       ),
     ];
   },

@@ -180,7 +180,7 @@ const configSchema = z.object({
   /** How often a campaign's managers get the digest (first one this long after launch). */
   CAMPAIGN_DIGEST_INTERVAL: duration.default(parseDuration('24h') as never),
   CAMPAIGN_FLAG_BATCH: z.coerce.number().int().min(100).max(50_000).default(10_000),
-  NOTICE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
+  NOTICE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(40),
   NOTICE_SEND_BUDGET_MS: z.coerce.number().int().min(1).max(60_000).default(100),
   NOTICE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(10),
   NOTICE_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(3_600_000).default(5_000),

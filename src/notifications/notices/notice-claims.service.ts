@@ -37,6 +37,11 @@ export type NoticeClaim = { kind: 'claimed'; row: NoticeRow } | { kind: 'leased'
  */
 const LEASE_SECONDS = 30;
 const RENEW_EVERY_MS = 10_000;
+/**
+ * The notice path's connections per process: a claim and a record statement per campaign at a time, releases and
+ * failures, and one canary send per canary campaign; sends no longer hold one each.
+ */
+const CONNECTIONS = 8;
 /** The most accounts one claim or record statement takes. */
 const MAX_GROUP = 200;
 /** How often a record is tried while PostgreSQL is unreachable (about three minutes in all) before its job fails. */
@@ -156,7 +161,7 @@ export class NoticeClaimsService implements OnModuleDestroy {
     private readonly progress: CampaignProgressService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    this.pool = new pg.Pool({ connectionString: config.database.url, max: config.campaigns.noticeConcurrency, pipeline: true, connectionTimeoutMillis: 60_000 });
+    this.pool = new pg.Pool({ connectionString: config.database.url, max: CONNECTIONS, pipeline: true, connectionTimeoutMillis: 60_000 });
     // An idle connection that dies (a database restart) is dropped by the pool; the next statement opens a new one.
     this.pool.on('error', () => undefined);
     this.renewal = setInterval(() => void this.renew().catch(() => undefined), RENEW_EVERY_MS);

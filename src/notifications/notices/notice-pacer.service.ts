@@ -224,6 +224,8 @@ export class NoticePacerService {
     const domainInterval = domainRate ? paceIntervalMicros(domainRate) : 0;
     const hold = Math.max(campaignInterval, MIN_HOLD_MICROS);
     const interval = Math.max(campaignInterval, domainInterval, this.globalInterval);
+    // Above PACED_UP_TO, with no domain rate or global cap, nothing here limits the send: no Redis round trip for it.
+    if (!interval) return UNLIMITED;
     const keys = this.keys(pace);
     for (let attempt = 0; attempt < MAX_LATE_WAKE_UPS; attempt++) {
       const reply = await this.commands.reserveNoticeSlot(

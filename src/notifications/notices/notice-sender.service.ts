@@ -75,6 +75,8 @@ interface SendEnds {
 /** Sends one campaign notice, at most once per account in normal operation. */
 @Injectable()
 export class NoticeSenderService {
+  private readonly canaryTurns = new Map<number, Promise<void>>();
+
   constructor(
     private readonly progress: CampaignProgressService,
     private readonly claims: NoticeClaimsService,
@@ -100,7 +102,7 @@ export class NoticeSenderService {
       case 'leased':
         throw new NoticeDeferredError(claim.retryInMs);
       case 'canary':
-        return this.sendCanary(campaignId, accountId, finalAttempt);
+        return this.inCanaryTurn(campaignId, () => this.sendCanary(campaignId, accountId, finalAttempt));
       case 'claimed':
         return this.sendClaimed(campaignId, accountId, claim.row, finalAttempt);
     }
@@ -124,6 +126,21 @@ export class NoticeSenderService {
       if (!ended) await this.claims.release(campaignId, accountId).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * A canary's sends queue here, one per campaign at a time in this process: they would only wait for the campaign's
+   * row lock, each holding a connection of the notice path's small pool meanwhile.
+   */
+  private inCanaryTurn<T>(campaignId: number, work: () => Promise<T>): Promise<T> {
+    const turn = (this.canaryTurns.get(campaignId) ?? Promise.resolve()).then(work);
+    const settled = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.canaryTurns.set(campaignId, settled);
+    void settled.then(() => this.canaryTurns.get(campaignId) === settled && this.canaryTurns.delete(campaignId));
+    return turn;
   }
 
   /**
