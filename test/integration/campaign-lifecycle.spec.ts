@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationsService } from '../../src/integrations/applications/applications.service.js';
 import { registerCampaignCommands } from '../../src/cli/commands/campaigns.commands.js';
 import { NoticeQueueService } from '../../src/notifications/notices/notice-queue.service.js';
+import { queueLimitFor } from '../../src/notifications/notices/notice-rate.js';
 import { CampaignProgressService } from '../../src/progress/campaign-progress.service.js';
+import { RedisService } from '../../src/redis/redis.module.js';
 import { runCli } from '../support/cli.js';
 import { tempFile } from '../support/factories.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -198,6 +200,24 @@ describe('campaign lifecycle', () => {
     expect(actions).toEqual(
       expect.arrayContaining(['campaign.create', 'campaign.launch', 'campaign.pause', 'campaign.rate', 'campaign.resume', 'campaign.cancel', 'campaign.cancelled']),
     );
+  });
+
+  it('sends at a raised rate at once: the limiter window begun at the old rate does not hold the worker', async () => {
+    await seed('rr', 20);
+    const campaign = await createCampaign({ scope: 'org_unit', orgUnit: 'rr-unit', noticeRate: 1 });
+    expect((await post(`/api/campaigns/${campaign.id}/launch`)).status).toBe(200);
+    await sink.waitFor(() => mailsTo('rr').length >= 1);
+    const limiter = t.get(NoticeQueueService).queue(campaign.id).keys.limiter;
+    const redis = t.get(RedisService);
+    // At 1/s the window is several seconds long.
+    expect(await redis.pttl(limiter)).toBeGreaterThan(1000);
+
+    const raised = Date.now();
+    expect((await api(`/api/campaigns/${campaign.id}`, { method: 'PATCH', body: JSON.stringify({ noticeRate: 200 }) })).status).toBe(200);
+    expect(await redis.pttl(limiter)).toBeLessThanOrEqual(queueLimitFor(200).duration);
+    await sink.waitFor(() => mailsTo('rr').length === 20);
+    // Before the fix the rest waited for the old window to end, about 4 s; now the old rate's last slot (1 s) and the warm-up.
+    expect(Date.now() - raised).toBeLessThan(3000);
   });
 
   it('marks a 550 refusal failed with the reply, and retry sends it', async () => {

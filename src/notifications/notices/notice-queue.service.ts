@@ -10,6 +10,7 @@ import { PrismaService } from '../../prisma/prisma.service.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 import { JOBS, type SendNoticeJob, noticeJobId, noticeQueueName } from '../../queues/queue-names.js';
 import { redisConnectionOptions } from '../../queues/queues.module.js';
+import { RedisService } from '../../redis/redis.module.js';
 import { queueLimitFor } from './notice-rate.js';
 
 export const NO_VERIFIED_EMAIL = 'no verified email address: use the admin-assisted path';
@@ -32,6 +33,7 @@ export class NoticeQueueService implements OnModuleDestroy {
     private readonly progress: CampaignProgressService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
+    private readonly redis: RedisService,
   ) {}
 
   queue(campaignId: number): Queue<SendNoticeJob> {
@@ -52,7 +54,12 @@ export class NoticeQueueService implements OnModuleDestroy {
     const queue = this.queue(campaign.id);
     const wanted = queueLimitFor(campaign.noticeRate);
     const current = await queue.getGlobalRateLimit();
-    if (current?.max !== wanted.max || current?.duration !== wanted.duration) await queue.setGlobalRateLimit(wanted.max, wanted.duration);
+    if (current?.max !== wanted.max || current?.duration !== wanted.duration) {
+      await queue.setGlobalRateLimit(wanted.max, wanted.duration);
+      // The limiter's open window keeps the length it began with: after a raise from a slow rate it held the workers
+      // for seconds (4.5 s at 1/s). It ends within one new window instead; the jobs it counted still count.
+      await this.redis.pexpire(queue.keys.limiter, wanted.duration, 'LT');
+    }
     const paused = await queue.isPaused();
     if (campaign.status === 'running' && paused) await queue.resume();
     if (campaign.status !== 'running' && !paused) await queue.pause();
