@@ -104,6 +104,31 @@ describe('notice claims and group commits', () => {
     expect(await t.get(CampaignProgressService).counts(campaignId)).toMatchObject({ notice_sent: 42, flagged: 18 });
   });
 
+  it("renews the claims of sends still talking to the server, and only this process's", async () => {
+    const claims = t.get(NoticeClaimsService);
+    const account = ids.get('nc4')!;
+    const other = ids.get('nc5')!;
+    const theirs = new Date(Date.now() + 5_000);
+    await t.prisma.campaignAccount.update({ where: { campaignId_accountId: { campaignId, accountId: other } }, data: { noticeLease: randomUUID(), noticeLeaseUntil: theirs } });
+    sink.dataDelayMs = 1500;
+    try {
+      const sending = sender.send(campaignId, account, false);
+      let claimed = await lease('nc4');
+      while (!claimed.noticeLeaseUntil) claimed = await lease('nc4');
+      // Claimed for 30 s from the claim.
+      expect(claimed.noticeLeaseUntil.getTime() - Date.now()).toBeGreaterThan(25_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await (claims as unknown as { renew(): Promise<void> }).renew();
+      const renewed = await lease('nc4');
+      expect(renewed.noticeLeaseUntil!.getTime()).toBeGreaterThan(claimed.noticeLeaseUntil.getTime() + 500);
+      expect((await lease('nc5')).noticeLeaseUntil).toEqual(theirs);
+      expect(await sending).toBe('sent');
+    } finally {
+      sink.dataDelayMs = 0;
+    }
+    expect(await lease('nc4')).toEqual({ state: 'notice_sent', noticeLease: null, noticeLeaseUntil: null });
+  });
+
   it('gives the claim back when the send is refused for now, and records a refusal for good', async () => {
     sink.behaviour = (rcpt) => (rcpt === 'nc3@example.org' ? { code: 451, message: '4.3.0 try later' } : undefined);
     const account = ids.get('nc3')!;
