@@ -6,23 +6,27 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
 import { CampaignProgressService } from '../../progress/campaign-progress.service.js';
 
-/** What a notice's send needs from its campaign and account rows. */
-export interface NoticeRow {
+/** The campaign and account columns every campaign mail (notice or reminder) is rendered and paced from. */
+export interface CampaignMailRow {
   state: ProgressState;
   status: CampaignStatus;
-  canary_remaining: number | null;
   notice_rate: number;
   domain_rates: unknown;
   incident_ref: string;
   reason: string;
   phrase: string;
-  template: string;
   username: string;
   display_name: string | null;
   email: string | null;
   emailVerified: boolean;
   locale: string;
   disabled: boolean;
+}
+
+/** What a notice's send needs from its campaign and account rows. */
+export interface NoticeRow extends CampaignMailRow {
+  canary_remaining: number | null;
+  template: string;
 }
 
 /**

@@ -2,33 +2,20 @@ import { Injectable } from '@nestjs/common';
 import { REACHABLE_EMAIL, hasReachableEmail } from '../../accounts/reachable-email.js';
 import { VerpAddresses } from '../../bounces/verp.js';
 import { Prisma } from '../../generated/prisma/client.js';
-import type { CampaignStatus, ProgressState } from '../../generated/prisma/enums.js';
 import { MailTransportService, classifySmtpError } from '../../mail/mail-transport.service.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { PrismaService } from '../../prisma/prisma.service.js';
 import { domainRatesFrom, isSlowDown, recipientDomain } from './domain-rates.js';
+import type { CampaignMailRow } from './notice-claims.service.js';
 import { NoticePacerService, type SendSlot } from './notice-pacer.service.js';
 import { NoticeRendererService, type RenderedNotice } from './notice-renderer.service.js';
 import { NoticeDeferredError, type NoticeOutcome, TransientNoticeError } from './notice-sender.service.js';
 import { REMINDED_STATES, REMINDER_TEMPLATE } from './reminder-schedule.js';
 
-interface ReminderRow {
-  state: ProgressState;
-  status: CampaignStatus;
-  notice_rate: number;
-  domain_rates: unknown;
-  incident_ref: string;
-  reason: string;
-  phrase: string;
+interface ReminderRow extends CampaignMailRow {
   reminder_due: number;
   reminders_sent: number;
   reminder_sent_at: Date | null;
-  username: string;
-  display_name: string | null;
-  email: string | null;
-  emailVerified: boolean;
-  locale: string;
-  disabled: boolean;
 }
 
 const remindable = Prisma.raw(`ca.state IN (${REMINDED_STATES.map((s) => `'${s}'`).join(', ')})`);
