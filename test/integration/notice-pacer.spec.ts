@@ -69,6 +69,21 @@ describe('NoticePacerService', () => {
     expect(await pace(12, 'other.test')).not.toHaveProperty('deferMs');
   });
 
+  it('lets a send wait up to two queue windows for its domain, without holding back its campaign\'s mail to other domains', async () => {
+    // 100/s: slots every 10 ms, the queue's limiter window is 64 ms; the domain's slots come every 100 ms.
+    const domainRates = { 'narrow.test': 10 };
+    const began = performance.now();
+    const pace = (domain: string) =>
+      pacers[0]!.waitForSlot({ campaignId: 41, rate: 100, domain, domainRates }).then((slot) => ({ slot, at: performance.now() - began }));
+    const [first, second, other, third] = await Promise.all([pace('narrow.test'), pace('narrow.test'), pace('other.test'), pace('narrow.test')]);
+    expect([first, second, other].map(({ slot }) => 'deferMs' in slot)).toEqual([false, false, false]);
+    // The second waited for the domain's slot at 100 ms; the campaign's next slot (20 ms) went to other.test.
+    expect(second.at).toBeGreaterThanOrEqual(100 - 2);
+    expect(other.at).toBeLessThan(second.at);
+    // The domain's next slot (200 ms) is more than two windows past the campaign's (30 ms): put off.
+    expect((third.slot as { deferMs: number }).deferMs).toBeGreaterThan(128);
+  });
+
   it('halves a domain\'s rate after a slow-down reply and reports it as slowed', async () => {
     const domainRates = { 'slow.test': 2, 'steady.test': 2 };
     const pace = (domain: string) => pacers[0]!.waitForSlot({ campaignId: 21, rate: 100, domain, domainRates });

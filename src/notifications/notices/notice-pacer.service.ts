@@ -5,7 +5,7 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { RedisService } from '../../redis/redis.module.js';
 import { ANY_DOMAIN, type DomainRates, rateForDomain } from './domain-rates.js';
-import { PACED_UP_TO, paceIntervalMicros } from './notice-rate.js';
+import { PACED_UP_TO, paceIntervalMicros, queueLimitFor } from './notice-rate.js';
 
 /**
  * A send holds its token this long after its SMTP conversation ended. The receiver stamps a message before it
@@ -31,9 +31,10 @@ const CATCH_UP_MICROS = 25_000;
  * ARGV[6] is how far the campaign's schedule may fall behind Redis' clock. A slowed domain's interval doubles; an
  * unpaced slowed domain gets twice the campaign interval. The campaign key holds "<schedule>:<last start>": slots a
  * stall left unused (up to ARGV[6] of them; none before the first send) are made up, at most one per half interval,
- * so the mean stays at the rate; the domain and global keys are zero-burst. Returns the wait in microseconds, or
- * `-<wait>` when the send should be put off instead (nothing is reserved then, so a send that waits for its domain
- * never holds back the campaign's mail to other domains).
+ * so the mean stays at the rate; the domain and global keys are zero-burst. A send that waits for its domain or the
+ * global cap still takes the campaign slot it was given: were the campaign's schedule moved on to the later slot, the
+ * campaign's mail to other domains would wait behind it. Returns the wait in microseconds, or `-<wait>` when the send
+ * should be put off instead (nothing is reserved then).
  */
 const RESERVE_SLOT = `
 local now = redis.call('TIME')
@@ -53,8 +54,7 @@ for i = 2, 3 do
 end
 if slot - start > tonumber(ARGV[1]) then return '-' .. string.format('%.0f', slot - nowMicros) end
 if intervals[1] > 0 then
-  local nextSlot = slot > start and slot + intervals[1] or credit + intervals[1]
-  redis.call('SET', KEYS[1], string.format('%.0f:%.0f', nextSlot, slot), 'PX', math.ceil(intervals[1] / 1000) + 60000)
+  redis.call('SET', KEYS[1], string.format('%.0f:%.0f', credit + intervals[1], start), 'PX', math.ceil(intervals[1] / 1000) + 60000)
 end
 for i = 2, 3 do
   if intervals[i] > 0 then
@@ -130,9 +130,6 @@ const UNLIMITED: SendSlot = { finished: () => Promise.resolve() };
 
 /** After this many late wake-ups in a row (a machine too busy to keep any pace), the send goes anyway. */
 const MAX_LATE_WAKE_UPS = 5;
-
-/** A send waits at most this long beyond its campaign slot for its domain or the global cap before it is put off. */
-const MIN_HOLD_MICROS = 5_000;
 
 /** How long a domain stays at half rate after it answered 421 or 4.7.x. */
 export const SLOW_DOWN_MS = 10 * 60_000;
@@ -222,7 +219,10 @@ export class NoticePacerService {
     const campaignInterval = paced ? paceIntervalMicros(pace.rate) : 0;
     const domainRate = rateForDomain(pace.domainRates, pace.domain);
     const domainInterval = domainRate ? paceIntervalMicros(domainRate) : 0;
-    const hold = Math.max(campaignInterval, MIN_HOLD_MICROS);
+    // Jobs come out of the queue's limiter a window's worth at a time, and a put-off job goes to the back of the
+    // queue: a send may wait up to two windows for its domain, so one window's jobs take every slot until the next
+    // window's, which comes a little late (with one window's hold a domain ran 2-7% under its rate).
+    const hold = Math.max(campaignInterval, 2 * queueLimitFor(pace.rate).duration * 1000);
     const interval = Math.max(campaignInterval, domainInterval, this.globalInterval);
     // Above PACED_UP_TO, with no domain rate or global cap, nothing here limits the send: no Redis round trip for it.
     if (!interval) return UNLIMITED;
