@@ -50,6 +50,16 @@ describe('NoticePacerService', () => {
     expect(starts[rate + 1]).toBeGreaterThanOrEqual(firstEnd + 1000 - 1);
   });
 
+  it('applies a raised rate from the next send, not after the slot the old rate had set', async () => {
+    const pace = (rate: number) => pacers[0]!.waitForSlot({ campaignId: 41, rate, domain: 'example.org', domainRates: {} });
+    const lastStart = async () => Number((await redises[0]!.get(`${config.redis.queuePrefix}:notice-pace:41`))!.split(':')[1]);
+    await pace(1);
+    const first = await lastStart();
+    await pace(200);
+    // Redis' clock, in microseconds: at 1/s the next slot was a second after the first start, at 200/s it is 5 ms.
+    expect((await lastStart()) - first).toBeLessThan(500_000);
+  });
+
   it('does not pace a campaign whose rate a millisecond timer cannot space', async () => {
     await Promise.all(Array.from({ length: 200 }, () => pacers[0]!.waitForSlot({ campaignId: 3, rate: 10_000, domain: 'example.org', domainRates: {} })));
     expect(await redises[0]!.exists(`${config.redis.queuePrefix}:notice-pace:3`)).toBe(0);

@@ -31,7 +31,8 @@ const CATCH_UP_MICROS = 25_000;
  * ARGV[6] is how far the campaign's schedule may fall behind Redis' clock. A slowed domain's interval doubles; an
  * unpaced slowed domain gets twice the campaign interval. The campaign key holds "<schedule>:<last start>": slots a
  * stall left unused (up to ARGV[6] of them; none before the first send) are made up, at most one per half interval,
- * so the mean stays at the rate; the domain and global keys are zero-burst. A send that waits for its domain or the
+ * so the mean stays at the rate; the next slot is at most one interval of the current rate after the last start, so a
+ * raised rate applies from the next send. The domain and global keys are zero-burst. A send that waits for its domain or the
  * global cap still takes the campaign slot it was given: were the campaign's schedule moved on to the later slot, the
  * campaign's mail to other domains would wait behind it. Returns the wait in microseconds, or `-<wait>` when the send
  * should be put off instead (nothing is reserved then).
@@ -46,7 +47,7 @@ if slowUntil * 1000 > nowMicros then
 end
 local own = redis.call('GET', KEYS[1])
 local schedule, last = string.match(own or '0:0', '^(%d+):?(%d*)$')
-local credit = own and math.max(tonumber(schedule), nowMicros - tonumber(ARGV[6])) or nowMicros
+local credit = own and math.max(math.min(tonumber(schedule), (tonumber(last) or 0) + intervals[1]), nowMicros - tonumber(ARGV[6])) or nowMicros
 local start = math.max(credit, (tonumber(last) or 0) + math.floor(intervals[1] / 2), nowMicros)
 local slot = start
 for i = 2, 3 do
