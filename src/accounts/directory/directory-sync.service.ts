@@ -39,8 +39,11 @@ INSERT INTO directory_staging (dn, username, email, display_name, org_unit, loca
 SELECT e.*, (SELECT a.id FROM accounts a WHERE a.directory_dn = e.dn)
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])
        AS e (dn, username, email, display_name, org_unit, locale, disabled)`;
-// No indexes: every statement below joins the whole table once, which PostgreSQL does by hashing.
-const ANALYZE_STAGING = `ANALYZE directory_staging`;
+// The index is for the anti-joins that find accounts gone from the directory: their outer side is accounts with a DN,
+// which the table's statistics may not know yet (the first import inserted them in this transaction, estimated 1 row),
+// and without it the planner's nested loop scanned the whole staging table per account (a 100,000-entry first import
+// into 1,000,000 accounts took over 5 minutes in DISABLE_GONE; about 4 s with it).
+const INDEX_STAGING = `CREATE INDEX ON directory_staging (dn); ANALYZE directory_staging`;
 
 // Two entries with one username are ambiguous: neither may claim the account.
 const REJECT_DUPLICATES = `
@@ -120,7 +123,7 @@ export class DirectorySyncService {
       await client.query(CREATE_STAGING);
       await this.stage(client, filter, summary);
       if (summary.entries === 0) throw new ImportFileError(`the directory has no entries matching ${filter} under ${baseDn}; nothing was changed`);
-      await client.query(ANALYZE_STAGING);
+      await client.query(INDEX_STAGING);
       await this.apply(client, full, summary);
       summary.unchanged = summary.entries - summary.rejected - summary.created - summary.changed;
       await client.query('DROP TABLE directory_staging');
