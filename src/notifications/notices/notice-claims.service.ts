@@ -158,7 +158,7 @@ export class NoticeClaimsService implements OnModuleDestroy {
   /** Claimed and not yet recorded or given back, as "campaign:account" (renewed until then). */
   private readonly held = new Map<string, [number, number]>();
   private readonly renewal: NodeJS.Timeout;
-  unrecorded = 0;
+  private unrecorded = 0;
   peakUnrecorded = 0;
 
   constructor(
@@ -235,7 +235,7 @@ export class NoticeClaimsService implements OnModuleDestroy {
   }
 
   /** Runs `work` in a transaction on the notice path's pool; a client whose transaction failed is not reused. */
-  async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
